@@ -1,0 +1,141 @@
+"""The app factory: settings in, a runnable ASGI mock of the platform out.
+
+    app = create_app(Settings(seed=7))
+    uvicorn.run(app, port=8080)
+
+Layers, outermost first: the request journal; ``/openapi.json`` served from
+the committed spec text; the control API under ``/_mock``; Connexion (routing,
+security, validation, Swagger UI at ``/ui``) with the platform spec, whose
+endpoints come from the dispatcher.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from unittest import mock
+from typing import Any
+
+from connexion import AsyncApp
+from connexion.exceptions import ProblemException
+from connexion.lifecycle import ConnexionRequest, ConnexionResponse
+from connexion.resolver import Resolver
+from connexion.spec import OpenAPISpecification
+from starlette.exceptions import HTTPException
+from starlette.types import Receive, Scope, Send
+
+import specs
+from mockserver import handlers
+from mockserver.auth import TokenSigner, bearer_handler_class
+from mockserver.dispatch import Dispatcher
+from mockserver.errors import PlatformError
+from mockserver.journal import Journal
+from mockserver.models.backend import Backend
+from mockserver.settings import Settings
+from mockserver.spec import PlatformSpec
+from mockserver.throttle import Throttles
+from mockserver.validation import body_validator_map
+
+log = logging.getLogger(__name__)
+
+_PROBLEM_TYPES = {400: "Validation", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
+                  405: "MethodNotAllowed", 413: "PayloadTooLarge"}
+
+
+@contextmanager
+def _trusted_spec():
+    """Skip Connexion's re-validation of the spec against the OpenAPI meta-schema.
+
+    It costs ~2.5 s per start on this spec, and the spec is generated and
+    checked with openapi-spec-validator by the test suite (tests/test_specs.py).
+    """
+    with mock.patch.object(OpenAPISpecification, "_validate_spec",
+                           classmethod(lambda cls, spec: None)):
+        yield
+
+
+def error_body(status: int, type_: str, message: str, headers: dict[str, str] | None = None
+               ) -> ConnexionResponse:
+    import json
+
+    return ConnexionResponse(
+        status_code=status,
+        body=json.dumps({"type": type_, "message": message}),
+        content_type="application/json",
+        headers=headers or {},
+    )
+
+
+def _platform_error(request: ConnexionRequest, exc: PlatformError) -> ConnexionResponse:
+    return error_body(exc.status, exc.type, exc.message, exc.headers)
+
+
+def _problem(request: ConnexionRequest, exc: ProblemException) -> ConnexionResponse:
+    status = exc.status or 400
+    # Connexion's 415 for a wrong content type is, for the platform, a malformed request.
+    if status == 415:
+        status = 400
+    message = str(exc.detail or exc.title or "Bad request").split("\n", 1)[0]
+    return error_body(status, _PROBLEM_TYPES.get(status, "Error"), message)
+
+
+def _http_error(request: ConnexionRequest, exc: HTTPException) -> ConnexionResponse:
+    message = {404: "No such route", 405: "Method not allowed on this route"}.get(
+        exc.status_code, str(exc.detail))
+    return error_body(exc.status_code, _PROBLEM_TYPES.get(exc.status_code, "Error"), message)
+
+
+def _unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    log.exception("unhandled error in the mock", exc_info=exc)
+    return error_body(500, "InternalError", f"The mock failed: {type(exc).__name__}: {exc}")
+
+
+class MockApp:
+    """The running mock: the ASGI app plus handles on its state for tests and the CLI."""
+
+    def __init__(self, settings: Settings, spec: PlatformSpec | None = None) -> None:
+        from mockserver.control import Control
+
+        self.settings = settings
+        self.spec = spec or PlatformSpec()
+        self.backend = Backend(signer=TokenSigner(settings.jwt_secret), seed=settings.seed)
+        self.throttles = Throttles(self.backend.clock, enabled=settings.throttle,
+                                   scale=settings.throttle_scale)
+        self.backend.throttles = self.throttles
+        self.journal = Journal(self.backend.clock)
+        self.control = Control(self)
+        self.world_summary: dict[str, Any] = self.control.load_initial_world()
+
+        self.dispatcher = Dispatcher(self.spec, self.backend, handlers.registry(), self.throttles,
+                                     check_responses=settings.check_responses)
+        self.connexion = AsyncApp(__name__, security_map={
+            "bearer": bearer_handler_class(self.backend.authenticator)
+        })
+        with _trusted_spec():
+            self.connexion.add_api(
+                self.spec.for_connexion(),
+                resolver=Resolver(function_resolver=self.dispatcher.endpoint),
+                validator_map=body_validator_map(self.spec),
+            )
+            self.control.mount(self.connexion)
+        self.connexion.add_error_handler(PlatformError, _platform_error)
+        self.connexion.add_error_handler(ProblemException, _problem)
+        self.connexion.add_error_handler(HTTPException, _http_error)
+        self.connexion.add_error_handler(Exception, _unexpected)
+        self._spec_text = specs.PLATFORM_SPEC.read_bytes()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/openapi.json":
+            await self._send_spec(send)
+            return
+        await self.journal.wrap(self.connexion, scope, receive, send)
+
+    async def _send_spec(self, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(self._spec_text)).encode())]})
+        await send({"type": "http.response.body", "body": self._spec_text})
+
+
+def create_app(settings: Settings | None = None) -> MockApp:
+    return MockApp(settings or Settings())

@@ -1,0 +1,127 @@
+"""The control API under ``/_mock`` (specs/control.yaml): drive the mock itself."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import yaml
+from connexion import AsyncApp
+from connexion.resolver import Resolver
+
+import specs
+from mockserver.clock import iso
+from mockserver.errors import ValidationError
+
+if TYPE_CHECKING:
+    from mockserver.app import MockApp
+
+SNAPSHOT_VERSION = 1
+
+
+class Control:
+    def __init__(self, mock: MockApp) -> None:
+        self.mock = mock
+        self.backend = mock.backend
+        self._world: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------ world
+
+    def load_initial_world(self) -> dict[str, Any]:
+        from mockserver.world import initial_world
+
+        if self._world is None:
+            self._world = initial_world(self.mock.settings)
+        self.summary = self.backend.load_world(self._world)
+        return self.summary
+
+    def reset(self) -> dict[str, Any]:
+        self.backend.clear()
+        self.backend.clock.reset()
+        self.mock.throttles.reset()
+        return self.load_initial_world()
+
+    def world(self) -> dict[str, Any]:
+        return self.summary
+
+    # ------------------------------------------------------------ snapshot
+
+    def snapshot_get(self) -> dict[str, Any]:
+        return {"version": SNAPSHOT_VERSION, **self.backend.snapshot()}
+
+    def snapshot_put(self, body: dict[str, Any]) -> dict[str, int]:
+        if body.get("version") != SNAPSHOT_VERSION:
+            raise ValidationError(f"body.version: only version {SNAPSHOT_VERSION} snapshots import")
+        previous = self.backend.snapshot()
+        try:
+            self.backend.restore({k: v for k, v in body.items() if k != "version"})
+        except (ValueError, KeyError, TypeError) as exc:
+            # Leave the state exactly as it was before the failed import.
+            self.backend.restore(previous)
+            raise ValidationError(f"body: not an importable snapshot ({exc})") from None
+        return {kind: len(records) for kind, records in body["records"].items()}
+
+    # ------------------------------------------------------------ journal
+
+    def requests_get(self, path: str | None = None, status: int | None = None,
+                     method: str | None = None, limit: int | None = None) -> dict[str, Any]:
+        items = self.mock.journal.query(path=path, status=status, method=method, limit=limit)
+        return {"items": items, "count": len(items)}
+
+    def requests_delete(self) -> dict[str, int]:
+        return {"removed": self.mock.journal.clear()}
+
+    # ------------------------------------------------------------ clock
+
+    def clock_get(self) -> dict[str, Any]:
+        clock = self.backend.clock
+        return {"now": iso(clock.now()), "epochMs": clock.now_ms(), "offsetSeconds": clock.offset}
+
+    def clock_post(self, body: dict[str, Any]) -> dict[str, Any]:
+        clock = self.backend.clock
+        if "advance" in body:
+            clock.advance(float(body["advance"]))
+        else:
+            try:
+                when = datetime.fromisoformat(body["set"].replace("Z", "+00:00"))
+            except ValueError:
+                raise ValidationError(f"body.set: '{body['set']}' is not an ISO-8601 instant") from None
+            if when.tzinfo is None:
+                raise ValidationError("body.set: give a time zone (e.g. a trailing Z)")
+            clock.set(when)
+        self.backend.clock_moved()
+        return self.clock_get()
+
+    # ------------------------------------------------------------ throttles, jobs
+
+    def throttles_get(self) -> dict[str, Any]:
+        return self.mock.throttles.snapshot()
+
+    def throttles_reset(self) -> dict[str, Any]:
+        self.mock.throttles.reset()
+        return self.mock.throttles.snapshot()
+
+    def jobs_get(self) -> dict[str, Any]:
+        jobs = self.backend.jobs_overview()
+        return {"items": jobs, "count": len(jobs)}
+
+    # ------------------------------------------------------------ mounting
+
+    def mount(self, app: AsyncApp) -> None:
+        routes = {
+            "reset": lambda: self.reset(),
+            "world": lambda: self.world(),
+            "snapshotGet": lambda: self.snapshot_get(),
+            "snapshotPut": lambda body: self.snapshot_put(body),
+            "requestsGet": lambda path=None, status=None, method=None, limit=None:
+                self.requests_get(path, status, method, limit),
+            "requestsDelete": lambda: self.requests_delete(),
+            "clockGet": lambda: self.clock_get(),
+            "clockPost": lambda body: self.clock_post(body),
+            "throttlesGet": lambda: self.throttles_get(),
+            "throttlesReset": lambda: self.throttles_reset(),
+            "jobsGet": lambda: self.jobs_get(),
+        }
+        document = yaml.safe_load(specs.CONTROL_SPEC.read_text())
+        app.add_api(document, base_path="/_mock",
+                    resolver=Resolver(function_resolver=lambda op_id: routes[op_id]))

@@ -1,0 +1,102 @@
+"""The backend: one object holding the mock's whole state and its models.
+
+Handlers receive it and call one model method per action. Models reach each
+other through it (deleting an application asks the device model to drop that
+application's devices), never through globals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from mockserver.auth import Authenticator, TokenSigner
+from mockserver.clock import Clock
+from mockserver.models.applications import Applications
+from mockserver.models.base import IdFactory
+from mockserver.models.devices import Devices
+from mockserver.models.keys import ApplicationKeys
+from mockserver.models.recipes import DeviceRecipes
+from mockserver.models.tokens import ApiTokens
+from mockserver.models.users import Users
+from mockserver.store import MemoryStore, Store
+
+
+class StatefulPart(Protocol):
+    """State kept outside the record store (time series, streams...)."""
+
+    def snapshot(self) -> Any: ...
+    def restore(self, data: Any) -> None: ...
+    def clear(self) -> None: ...
+
+
+class Backend:
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        store: Store | None = None,
+        signer: TokenSigner | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.clock = clock or Clock()
+        self.store: Store = store or MemoryStore()
+        self.signer = signer or TokenSigner()
+        self.ids = IdFactory(self.clock, seed)
+        self.authenticator = Authenticator(self)
+        self.users = Users(self)
+        self.tokens = ApiTokens(self)
+        self.applications = Applications(self)
+        self.keys = ApplicationKeys(self)
+        self.devices = Devices(self)
+        self.recipes = DeviceRecipes(self)
+        # Parts of the state outside the store, by snapshot key.
+        self.parts: dict[str, StatefulPart] = {}
+        self.clock_listeners: list[Callable[[], None]] = []
+        self.device_removal_listeners: list[Callable[[dict[str, Any]], None]] = []
+
+    # ------------------------------------------------------------ whole state
+
+    def snapshot(self) -> dict[str, Any]:
+        state: dict[str, Any] = {"records": self.store.snapshot()}
+        for name, part in self.parts.items():
+            state[name] = part.snapshot()
+        return state
+
+    def restore(self, state: dict[str, Any]) -> None:
+        if not isinstance(state.get("records"), dict):
+            raise ValueError("records: expected an object of record lists")
+        self.store.restore(state["records"])
+        for name, part in self.parts.items():
+            if name in state:
+                part.restore(state[name])
+            else:
+                part.clear()
+
+    def clear(self) -> None:
+        self.store.restore({})
+        for part in self.parts.values():
+            part.clear()
+
+    def clock_moved(self) -> None:
+        """Let time-driven parts (jobs) catch up after the clock jumps."""
+        for listener in self.clock_listeners:
+            listener()
+
+    def on_device_removed(self, device: dict[str, Any]) -> None:
+        for listener in self.device_removal_listeners:
+            listener(device)
+
+    def jobs_overview(self) -> list[dict[str, Any]]:
+        return sorted(self.store.all("jobs"), key=lambda job: job.get("createdAt", 0))
+
+    # ------------------------------------------------------------ worlds
+
+    def load_world(self, world: dict[str, Any]) -> dict[str, Any]:
+        """Import a completed world document (see fixtures/README.md).
+
+        Returns a summary of what was seeded, for the CLI's start-up banner.
+        """
+        from mockserver.world import import_world
+
+        return import_world(self, world)

@@ -1,0 +1,33 @@
+"""The explicit configuration object every mock app is built from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    seed: int = 1
+    """Seed of the generated world and of ids; same seed, same world."""
+
+    fixtures: Path | None = None
+    """A world file (YAML/JSON) to load instead of generating one."""
+
+    users: tuple[tuple[str, str], ...] = ()
+    """Logins (email, password) for the generated world; default dev@example.com."""
+
+    jwt_secret: str | None = None
+    """Token signing secret; random per run when unset."""
+
+    throttle: bool = True
+    throttle_scale: float = 1.0
+
+    job_duration_s: float = 2.0
+    """How long simulated jobs (exports, clones, bulk removals) take, on the mock's clock."""
+
+    check_responses: bool = False
+    """Refuse to send any response that breaches the spec (turned on by the tests)."""
+
+    empty: bool = False
+    """Start with no world at all (tests that build their own state)."""

@@ -1,0 +1,121 @@
+"""The world a mock starts with: generated from the seed, or read from a file.
+
+``initial_world`` decides which (settings in, completed world document out);
+``import_world`` seeds a backend from it through the same model methods the
+API uses, so a seeded resource is indistinguishable from a created one.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from mockserver.auth import Principal
+
+if TYPE_CHECKING:
+    from mockserver.models.backend import Backend
+    from mockserver.settings import Settings
+
+DEVICE_FIELDS = ("name", "description", "tags", "attributes", "deviceClass", "systemInterval",
+                 "keepDuplicates")
+KEY_FIELDS = ("name", "description", "filterType", "deviceIds", "deviceTags", "status",
+              "pubTopics", "subTopics")
+RECIPE_FIELDS = ("name", "deviceName", "description", "deviceDescription", "tags", "attributes",
+                 "deviceClass", "gatewayId", "parentId", "systemInterval", "keepDuplicates")
+
+
+def initial_world(settings: Settings) -> dict[str, Any]:
+    if settings.empty:
+        return {"users": [], "applications": []}
+    import fixtures
+
+    if settings.fixtures is not None:
+        return fixtures.complete_world(fixtures.load_world_file(settings.fixtures),
+                                       settings.seed, source=str(settings.fixtures))
+    users = list(settings.users) or None
+    return fixtures.build_world(settings.seed, users=users)
+
+
+def _owner(user: dict[str, Any]) -> Principal:
+    return Principal("user", user["id"], frozenset(["all.User"]), user_id=user["id"])
+
+
+def import_world(backend: Backend, world: dict[str, Any]) -> dict[str, Any]:
+    """Seed ``backend``; return a summary (logins, applications, keys) for banners."""
+    users = {}
+    logins = []
+    for spec in world.get("users", []):
+        user = backend.users.create(
+            email=spec["email"], password=spec["password"],
+            first_name=spec.get("firstName", ""), last_name=spec.get("lastName", ""),
+            ident=spec.get("id"),
+        )
+        for field in ("companyName", "title", "phoneNumber", "location", "url"):
+            if field in spec:
+                user[field] = spec[field]
+        users[spec["email"].lower()] = user
+        logins.append({"email": spec["email"], "password": spec["password"], "userId": user["id"]})
+
+    summaries = []
+    for spec in world.get("applications", []):
+        owner_email = spec.get("owner") or spec.get("ownerEmail")
+        owner = _owner(users[owner_email.lower()])
+        app = _create_application(backend, owner, spec)
+        devices = _create_devices(backend, owner, app["id"], spec.get("devices", []))
+        keys = []
+        for key_spec in spec.get("keys", []):
+            body = {k: key_spec[k] for k in KEY_FIELDS if k in key_spec}
+            key = backend.keys.create(owner, app["id"], body, key=key_spec.get("key"),
+                                      secret=key_spec.get("secret"), ident=key_spec.get("id"))
+            keys.append({"id": key["id"], "key": key["key"], "secret": key["secret"],
+                         "filterType": key.get("filterType")})
+        tokens = []
+        for token_spec in spec.get("tokens", []):
+            body = {k: token_spec[k] for k in ("name", "description", "scope") if k in token_spec}
+            token = backend.tokens.create(owner, "application", app["id"], body,
+                                          ident=token_spec.get("id"))
+            tokens.append({"id": token["id"], "name": token["name"], "scope": token["scope"],
+                           "token": token["token"]})
+        for recipe_spec in spec.get("recipes", []):
+            body = {k: recipe_spec[k] for k in RECIPE_FIELDS if k in recipe_spec}
+            backend.recipes.create(owner, app["id"], body, ident=recipe_spec.get("id"))
+        summaries.append({"id": app["id"], "name": app["name"], "owner": owner_email,
+                          "deviceCount": len(devices), "sampleDeviceId": next(iter(devices), None),
+                          "keys": keys, "tokens": tokens})
+    return {"logins": logins, "applications": summaries}
+
+
+def _create_application(backend: Backend, owner: Principal, spec: dict[str, Any]) -> dict:
+    body = {k: spec[k] for k in ("name", "description", "globals") if k in spec}
+    return backend.applications.create(owner, body, ident=spec.get("id"))
+
+
+def _create_devices(backend: Backend, owner: Principal, application_id: str,
+                    specs: list[dict[str, Any]]) -> list[str]:
+    """Create devices so that every gateway and parent exists before its children."""
+    pending = list(specs)
+    created: dict[str, str] = {}
+    ordered_ids: list[str] = []
+    while pending:
+        progressed = False
+        for spec in list(pending):
+            refs = [spec.get("gatewayId"), spec.get("parentId")]
+            if any(ref and ref not in created.values() and not _exists(backend, ref)
+                   for ref in refs):
+                continue
+            body = {k: spec[k] for k in DEVICE_FIELDS if k in spec}
+            for field in ("gatewayId", "parentId"):
+                if spec.get(field):
+                    body[field] = spec[field]
+            device = backend.devices.create(owner, application_id, body, ident=spec.get("id"))
+            created[spec.get("name", device["id"])] = device["id"]
+            ordered_ids.append(device["id"])
+            pending.remove(spec)
+            progressed = True
+        if not progressed:
+            names = [s.get("name") for s in pending]
+            raise ValueError(f"devices with unresolvable gatewayId/parentId: {names}")
+    return ordered_ids
+
+
+def _exists(backend: Backend, device_id: str) -> bool:
+    return backend.store.get("devices", device_id) is not None
