@@ -27,6 +27,7 @@ from starlette.types import Receive, Scope, Send
 import specs
 from mockserver import handlers
 from mockserver.auth import TokenSigner, bearer_handler_class
+from mockserver.clock import Clock
 from mockserver.dispatch import Dispatcher
 from mockserver.errors import PlatformError
 from mockserver.journal import Journal
@@ -98,11 +99,12 @@ class MockApp:
 
         self.settings = settings
         self.spec = spec or PlatformSpec()
-        self.backend = Backend(signer=TokenSigner(settings.jwt_secret), seed=settings.seed)
-        self.throttles = Throttles(self.backend.clock, enabled=settings.throttle,
-                                   scale=settings.throttle_scale)
-        self.backend.throttles = self.throttles
-        self.journal = Journal(self.backend.clock)
+        clock = Clock()
+        self.throttles = Throttles(clock, enabled=settings.throttle, scale=settings.throttle_scale)
+        self.backend = Backend(clock=clock, signer=TokenSigner(settings.jwt_secret),
+                               throttles=self.throttles, seed=settings.seed,
+                               job_duration_s=settings.job_duration_s)
+        self.journal = Journal(clock)
         self.control = Control(self)
         self.world_summary: dict[str, Any] = self.control.load_initial_world()
 

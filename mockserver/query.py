@@ -124,6 +124,8 @@ def glob_matcher(pattern: str | None) -> Callable[[str], bool]:
     """
     if not pattern:
         return lambda _value: True
+    if not isinstance(pattern, str):
+        raise ValidationError("filter must be a string")
     parts = (re.escape(part) for part in pattern.casefold().split("*"))
     regex = re.compile(".*".join(parts), re.DOTALL)
 
@@ -292,7 +294,11 @@ def _date_key(value: Any) -> Any:
     if isinstance(value, bool):
         return _INVALID
     if isinstance(value, int | float):
-        return float(value) if math.isfinite(value) else _INVALID
+        try:
+            ms = float(value)
+        except OverflowError:  # an integer beyond any float
+            return _INVALID
+        return ms if math.isfinite(ms) else _INVALID
     if isinstance(value, datetime):
         return _datetime_ms(value)
     if isinstance(value, str):
@@ -510,11 +516,9 @@ def _compile_tag_query(label: str, spec: Any) -> Callable[[Any], bool]:
     if not isinstance(spec, Mapping):
         raise ValidationError(f"'{label}' must be null or an object")
     if any(str(key).startswith("$") for key in spec):
-        unknown = set(spec) - {"$tagKey", "$tagValue"}
+        unknown = sorted(map(str, set(spec) - {"$tagKey", "$tagValue"}))
         if unknown:
-            raise ValidationError(
-                f"Operator {sorted(map(str, unknown))[0]} is not supported for '{label}'"
-            )
+            raise ValidationError(f"Unexpected key '{unknown[0]}' in the tag query for '{label}'")
         return _tag_exists(label, spec.get("$tagKey"), spec.get("$tagValue"))
     checks = [_tag_exists(label, key, value) for key, value in spec.items()]
     return lambda raw: all(check(raw) for check in checks)
@@ -542,6 +546,8 @@ def _compile_tag_part(label: str, spec: Any) -> Callable[[Any], bool]:
 # Field tables and the generic compiler
 
 
+# Tag fields are not compared value by value: they have their own grammar
+# (see compile_device_query), so their kind is this marker, not a ValueKind.
 TAGS = "tags"
 
 
@@ -811,7 +817,8 @@ def _integer_param(name: str, value: Any, minimum: int) -> int:
     # Paging parameters are strings on the wire ("type": "string" in the spec).
     if isinstance(value, bool):
         raise ValidationError(f"{name} must be an integer >= {minimum}")
-    if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
+    # Fifteen digits are plenty and keep int() clear of its digit limit.
+    if isinstance(value, str) and re.fullmatch(r"\s*\d{1,15}\s*", value):
         value = int(value)
     if not isinstance(value, int) or value < minimum:
         raise ValidationError(f"{name} must be an integer >= {minimum}")

@@ -409,7 +409,7 @@ class StateSeries:
         if self._sorted:
             return
         n = self._n
-        order = np.argsort(self._times[:n], kind="quicksort")  # stable: equal times keep arrival order
+        order = np.argsort(self._times[:n], kind="stable")  # stable: equal times keep arrival order
         self._take(order)
         self._sorted = True
 
@@ -585,7 +585,7 @@ def _aggregate(
         # cancels catastrophically for large values with a small spread.
         mean = np.add.reduceat(x, starts) / counts
         deviation = x - np.repeat(mean, counts)
-        values = np.sqrt(np.add.reduceat(deviation * deviation, starts) / counts)
+        values = np.sqrt(np.add.reduceat(deviation * deviation, starts) / np.maximum(counts - 1, 1))
     elif kind == MEDIAN:
         values = _grouped_median(x, starts, counts)
     else:  # pragma: no cover - parse_aggregation admits nothing else

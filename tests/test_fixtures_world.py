@@ -526,6 +526,23 @@ def test_a_missing_required_field_is_named(tmp_path: Path) -> None:
     assert [p.path for p in error.problems] == ["$.users[0].password"]
 
 
+def test_an_unquoted_yaml_number_is_reported_with_the_fix(tmp_path: Path) -> None:
+    path = tmp_path / "world.yaml"
+    path.write_text(
+        "users: [{email: dev@example.com, password: pw}]\n"
+        "applications:\n"
+        "  - name: Office\n"
+        "    owner: dev@example.com\n"
+        "    devices: [{name: Thermostat, tags: [{key: floor, value: 3}]}]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(WorldFileError) as raised:
+        load_world_file(path)
+    [problem] = raised.value.problems
+    assert problem.path == "$.applications[0].devices[0].tags[0].value"
+    assert "quote it" in problem.message
+
+
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     def edit(world: dict[str, Any]) -> None:
         world["users"][0]["email"] = "not-an-email"

@@ -7,12 +7,11 @@ returns the result; the dispatcher turns it into the documented response.
 
 from __future__ import annotations
 
+import pkgutil
 from collections.abc import Callable
 from importlib import import_module
 
 from mockserver.dispatch import Handler
-
-GROUPS = ("auth", "me", "applications", "tokens", "keys", "devices", "attributes", "recipes")
 
 _REGISTRY: dict[str, Handler] = {}
 
@@ -28,6 +27,7 @@ def handles(operation_id: str) -> Callable[[Handler], Handler]:
 
 
 def registry() -> dict[str, Handler]:
-    for group in GROUPS:
-        import_module(f"{__name__}.{group}")
+    """Every handler of every module in this package, by operationId."""
+    for module in pkgutil.iter_modules(__path__):
+        import_module(f"{__name__}.{module.name}")
     return dict(_REGISTRY)

@@ -20,6 +20,8 @@ from mockserver.models.recipes import DeviceRecipes
 from mockserver.models.tokens import ApiTokens
 from mockserver.models.users import Users
 from mockserver.store import MemoryStore, Store
+from mockserver.streams import Streams
+from mockserver.throttle import Throttles
 
 
 class StatefulPart(Protocol):
@@ -37,23 +39,34 @@ class Backend:
         clock: Clock | None = None,
         store: Store | None = None,
         signer: TokenSigner | None = None,
+        throttles: Throttles | None = None,
         seed: int | None = None,
+        job_duration_s: float = 2.0,
     ) -> None:
         self.clock = clock or Clock()
         self.store: Store = store or MemoryStore()
         self.signer = signer or TokenSigner()
+        self.throttles = throttles or Throttles(self.clock)
+        self.job_duration_s = job_duration_s
         self.ids = IdFactory(self.clock, seed)
+        self.streams = Streams()
         self.authenticator = Authenticator(self)
         self.users = Users(self)
         self.tokens = ApiTokens(self)
         self.applications = Applications(self)
         self.keys = ApplicationKeys(self)
         self.devices = Devices(self)
-        self.recipes = DeviceRecipes(self)
         # Parts of the state outside the store, by snapshot key.
         self.parts: dict[str, StatefulPart] = {}
         self.clock_listeners: list[Callable[[], None]] = []
         self.device_removal_listeners: list[Callable[[dict[str, Any]], None]] = []
+        self.recipes = DeviceRecipes(self)
+        # -- part 2 models: each line below is owned by its module's author --
+        # telemetry
+        # usage
+        # commands
+        # events
+        # jobs
 
     # ------------------------------------------------------------ whole state
 
