@@ -92,7 +92,10 @@ class Authenticator:
 
     def principal(self, token: str) -> Principal:
         backend = self.backend
-        claims = backend.signer.decode(token, now=backend.clock.now())
+        # Pinned API token strings from world files are not JWTs.
+        claims = backend.tokens.pinned(token) if token.count(".") != 2 else None
+        if claims is None:
+            claims = backend.signer.decode(token, now=backend.clock.now())
         kind = claims["typ"]
         if kind == "user":
             user = backend.users.find(claims["sub"])

@@ -585,7 +585,7 @@ def _aggregate(
         # cancels catastrophically for large values with a small spread.
         mean = np.add.reduceat(x, starts) / counts
         deviation = x - np.repeat(mean, counts)
-        values = np.sqrt(np.add.reduceat(deviation * deviation, starts) / np.maximum(counts - 1, 1))
+        values = np.sqrt(np.add.reduceat(deviation * deviation, starts) / counts)
     elif kind == MEDIAN:
         values = _grouped_median(x, starts, counts)
     else:  # pragma: no cover - parse_aggregation admits nothing else

@@ -55,10 +55,12 @@ def import_world(backend: Backend, world: dict[str, Any]) -> dict[str, Any]:
         users[spec["email"].lower()] = user
         logins.append({"email": spec["email"], "password": spec["password"], "userId": user["id"]})
 
+    by_id = {user["id"]: user for user in users.values()}
     summaries = []
     for spec in world.get("applications", []):
-        owner_email = spec.get("owner") or spec.get("ownerEmail")
-        owner = _owner(users[owner_email.lower()])
+        owner_user = by_id[spec["ownerId"]] if spec.get("ownerId") else users[spec["owner"].lower()]
+        owner_email = owner_user["email"]
+        owner = _owner(owner_user)
         app = _create_application(backend, owner, spec)
         devices = _create_devices(backend, owner, app["id"], spec.get("devices", []))
         keys = []
@@ -70,9 +72,10 @@ def import_world(backend: Backend, world: dict[str, Any]) -> dict[str, Any]:
                          "filterType": key.get("filterType")})
         tokens = []
         for token_spec in spec.get("tokens", []):
-            body = {k: token_spec[k] for k in ("name", "description", "scope") if k in token_spec}
+            body = {k: token_spec[k] for k in ("name", "description", "scope", "status",
+                                                "expirationDate") if k in token_spec}
             token = backend.tokens.create(owner, "application", app["id"], body,
-                                          ident=token_spec.get("id"))
+                                          ident=token_spec.get("id"), token=token_spec.get("token"))
             tokens.append({"id": token["id"], "name": token["name"], "scope": token["scope"],
                            "token": token["token"]})
         for recipe_spec in spec.get("recipes", []):
@@ -81,7 +84,26 @@ def import_world(backend: Backend, world: dict[str, Any]) -> dict[str, Any]:
         summaries.append({"id": app["id"], "name": app["name"], "owner": owner_email,
                           "deviceCount": len(devices), "sampleDeviceId": next(iter(devices), None),
                           "keys": keys, "tokens": tokens})
+    _backdate(backend, world)
     return {"logins": logins, "applications": summaries}
+
+
+def _backdate(backend: Backend, world: dict[str, Any]) -> None:
+    """Give seeded records the creation dates the world states (ids encode them too)."""
+    def apply(kind: str, spec: dict[str, Any]) -> None:
+        record = backend.store.get(kind, spec.get("id", ""))
+        if record is not None and spec.get("creationDate"):
+            record["creationDate"] = spec["creationDate"]
+            record["lastUpdated"] = max(record.get("lastUpdated", ""), spec["creationDate"])
+
+    for user in world.get("users", []):
+        apply("users", user)
+    for app in world.get("applications", []):
+        apply("applications", app)
+        for kind, field in (("devices", "devices"), ("applicationKeys", "keys"),
+                            ("apiTokens", "tokens"), ("deviceRecipes", "recipes")):
+            for spec in app.get(field, []):
+                apply(kind, spec)
 
 
 def _create_application(backend: Backend, owner: Principal, spec: dict[str, Any]) -> dict:

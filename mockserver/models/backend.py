@@ -22,6 +22,7 @@ from mockserver.models.users import Users
 from mockserver.store import MemoryStore, Store
 from mockserver.streams import Streams
 from mockserver.throttle import Throttles
+from mockserver.timeseries import TimeSeriesStore
 
 
 class StatefulPart(Protocol):
@@ -50,6 +51,7 @@ class Backend:
         self.job_duration_s = job_duration_s
         self.ids = IdFactory(self.clock, seed)
         self.streams = Streams()
+        self.series = TimeSeriesStore()  # device state history (see mockserver/timeseries.py)
         self.authenticator = Authenticator(self)
         self.users = Users(self)
         self.tokens = ApiTokens(self)

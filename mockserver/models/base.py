@@ -9,7 +9,7 @@ from typing import Any
 
 from mockserver.clock import Clock, iso
 from mockserver.errors import ValidationError
-from mockserver.query import glob_matcher, sort_and_page
+from mockserver.query import compile_field_filter, sort_and_page
 
 Record = dict[str, Any]
 OBJECT_ID = re.compile(r"^[A-Fa-f\d]{24}$")
@@ -114,12 +114,8 @@ def collection(
                          maximum=MAX_PER_PAGE)
     filter_field = params.get("filterField") or None
     pattern = params.get("filter") or None
-    items = list(records)
-    if predicate is not None:
-        items = [r for r in items if predicate(r)]
-    if filter_field and pattern:
-        matches = glob_matcher(pattern)
-        items = [r for r in items if matches(str(r.get(filter_field, "")))]
+    matches = compile_field_filter(filter_field, pattern)
+    items = [r for r in records if matches(r) and (predicate is None or predicate(r))]
     page_items, total = sort_and_page(
         items, sort_field=sort_field, sort_direction=sort_direction, page=page, per_page=per_page
     )

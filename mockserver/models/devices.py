@@ -23,7 +23,13 @@ from mockserver.models.base import (
     stamp_new,
     touch,
 )
-from mockserver.query import compile_device_filters, compile_device_query, sort_and_page
+from mockserver.query import (
+    compile_device_filters,
+    compile_device_query,
+    compile_field_filter,
+    device_value,
+    sort_and_page,
+)
 
 if TYPE_CHECKING:
     from mockserver.models.backend import Backend
@@ -91,7 +97,8 @@ class Devices:
         if cached is None or cached[0] != version:
             records = list(self.store.children(KIND, application_id))
             ordered, _ = sort_and_page(records, sort_field=sort_field, sort_direction=direction,
-                                       page=0, per_page=max(1, len(records)))
+                                       page=0, per_page=max(1, len(records)),
+                                       key=lambda d: device_value(d, sort_field))
             cached = (version, ordered)
             self._orderings[key] = cached
         return cached[1]
@@ -323,13 +330,9 @@ class Devices:
     def list_attributes(self, principal: Principal, application_id: str, device_id: str,
                         params: dict[str, Any]) -> dict:
         device = self.find(principal, application_id, device_id)
-        attrs = list(device.get("attributes", []))
         field, pattern = params.get("filterField"), params.get("filter")
-        if field and pattern:
-            from mockserver.query import glob_matcher
-
-            matches = glob_matcher(pattern)
-            attrs = [a for a in attrs if matches(str(a.get(field, "")))]
+        matches = compile_field_filter(field, pattern)
+        attrs = [a for a in device.get("attributes", []) if matches(a)]
         ordered, _ = sort_and_page(
             [{**a, "id": a["name"]} for a in attrs],
             sort_field=params.get("sortField") or "name",

@@ -52,7 +52,9 @@ class ApiTokens:
         return collection(records, params, render=public, extra=extra)
 
     def create(self, principal: Principal, owner_type: OwnerType, owner_id: str | None,
-               body: dict[str, Any], *, ident: str | None = None) -> Record:
+               body: dict[str, Any], *, ident: str | None = None,
+               token: str | None = None) -> Record:
+        """Create a token; ``token`` pins its string (world files use it for CI secrets)."""
         owner = self._owner(principal, owner_type, owner_id)
         ident = ident or self.backend.ids.new()
         default_scope = ["all.Application"] if owner_type == "application" else ["all.User"]
@@ -66,7 +68,7 @@ class ApiTokens:
             "name": body.get("name", "API token"),
             "description": body.get("description", ""),
             "scope": body.get("scope") or default_scope,
-            "status": "active",
+            "status": body.get("status", "active"),
         }
         for field in ("expirationDate", "defaultRole", "orgRoles"):
             if field in body:
@@ -77,8 +79,10 @@ class ApiTokens:
             if ttl <= 0:
                 raise ValidationError("body.expirationDate: must be in the future")
         stamp_new(record, self.backend.clock)
+        if token is not None:
+            record["_pinned"] = token
         self.store.put(KIND, record)
-        token = self.backend.signer.sign(
+        token = token or self.backend.signer.sign(
             {"sub": ident, "typ": "apiToken", "scope": record["scope"]},
             now=self.backend.clock.now(), ttl_s=ttl,
         )
@@ -116,6 +120,13 @@ class ApiTokens:
         return {"success": True}
 
     # ------------------------------------------------------------ verification
+
+    def pinned(self, token: str) -> dict[str, Any] | None:
+        """Claims for a token string pinned by a world file, if it is one."""
+        for record in self.store.all(KIND):
+            if record.get("_pinned") == token:
+                return {"sub": record["id"], "typ": "apiToken"}
+        return None
 
     def principal_for(self, claims: dict[str, Any]) -> Principal:
         record = self.store.get(KIND, claims["sub"])
