@@ -83,10 +83,18 @@ def main() -> None:
     first = time_query(store, "MEAN", 1)[0]
     mean = statistics.median(time_query(store, "MEAN", args.runs))
     verdict = "OK" if mean < QUERY_TARGET_S else "TOO SLOW"
-    print(f"MEAN / 1 h / 30 d query: median {mean * 1000:.1f} ms over {args.runs} runs "
-          f"(first {first * 1000:.1f} ms) [{verdict}, target < {QUERY_TARGET_S * 1000:.0f} ms]")
-    for aggregation in ("COUNT", "MAX", "LAST", "STD_DEV", "MEDIAN",
-                        {"type": "TIMEATVALUE", "options": {"value": 21.5}}):
+    print(
+        f"MEAN / 1 h / 30 d query: median {mean * 1000:.1f} ms over {args.runs} runs "
+        f"(first {first * 1000:.1f} ms) [{verdict}, target < {QUERY_TARGET_S * 1000:.0f} ms]"
+    )
+    for aggregation in (
+        "COUNT",
+        "MAX",
+        "LAST",
+        "STD_DEV",
+        "MEDIAN",
+        {"type": "TIMEATVALUE", "options": {"value": 21.5}},
+    ):
         label = aggregation if isinstance(aggregation, str) else "TIMEATVALUE"
         taken = statistics.median(time_query(store, aggregation, 5))
         print(f"  {label:<12} {taken * 1000:7.1f} ms")
@@ -97,8 +105,10 @@ def main() -> None:
     print(f"single-report ingest (out of order): {late:,.0f}/s ({1e6 / late:.2f} us per report)")
     began = time.perf_counter()
     time_query(store, "MEAN", 1)
-    print(f"first query after those late reports (includes the re-sort): "
-          f"{(time.perf_counter() - began) * 1000:.1f} ms")
+    print(
+        f"first query after those late reports (includes the re-sort): "
+        f"{(time.perf_counter() - began) * 1000:.1f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -119,6 +119,8 @@ class Dispatcher:
                 call.params[name] = None
                 continue
             value = parse_object_param(raw, name=name)
+            if not isinstance(raw, str | bytes):
+                value = _bracket_flags(value)
             check(self.spec.validator(schema), value, f"query parameter {name}")
             call.params[name] = value
 
@@ -149,6 +151,24 @@ class Dispatcher:
         if body is None:
             return Response(status_code=status, headers=headers)
         return body, status, headers
+
+
+def _bracket_flags(value: Any) -> Any:
+    """Read ``$ci`` flags of a bracket-form query as booleans.
+
+    A query string has no booleans, and ``$ci`` is the only non-string leaf of
+    the platform's query schemas; the JSON form carries real booleans already.
+    """
+    if isinstance(value, dict):
+        return {
+            key: (item.lower() == "true"
+                  if key == "$ci" and isinstance(item, str) and item.lower() in ("true", "false")
+                  else _bracket_flags(item))
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_bracket_flags(item) for item in value]
+    return value
 
 
 def _unserved(call: Call) -> Any:

@@ -53,6 +53,10 @@ class Streams:
     def subscriber_count(self, topic: str) -> int:
         return len(self._subscribers.get(topic, ()))
 
+    def topics(self, prefix: str = "") -> list[str]:
+        """Topics that have subscribers now, e.g. to match MQTT wildcard filters."""
+        return [topic for topic in list(self._subscribers) if topic.startswith(prefix)]
+
     @asynccontextmanager
     async def subscribe(self, topic: str) -> AsyncIterator[Subscription]:
         sub = Subscription()

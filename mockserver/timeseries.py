@@ -168,7 +168,8 @@ def resolve_window(
       beginning of time (:data:`EARLIEST_MS`), i.e. no lower bound.
     * ``duration`` (ms, not negative) only matters when ``start`` is missing.
     * Both bounds are inclusive. ``start > end`` is not an error; it selects
-      nothing, like an empty range on the platform.
+      nothing, like an empty range on the platform. Bounds outside the dates
+      the platform can write (years 1 to 9999) are clamped to them.
 
     Values may be numbers or numeric strings (query parameters are strings);
     anything else raises :class:`ValidationError` naming the parameter. The
@@ -192,7 +193,11 @@ def resolve_window(
         start_ms = end_ms - default_duration_ms
     else:
         start_ms = EARLIEST_MS
-    return start_ms, end_ms
+    return _clamp(start_ms), _clamp(end_ms)
+
+
+def _clamp(ms: int) -> int:
+    return min(max(ms, EARLIEST_MS), LATEST_MS)
 
 
 # -- aggregations ---------------------------------------------------------------
@@ -535,7 +540,7 @@ def _grouped_median(x: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> np
     order = by_value[np.argsort(group[by_value].astype(dtype), kind="stable")]
     ordered = x[order]
     lower = ordered[starts + (counts - 1) // 2]
-    upper = ordered[starts + counts // 2]
+    upper = ordered[starts + (counts - 1) // 2]
     return (lower + upper) / 2
 
 
@@ -733,7 +738,10 @@ class TimeSeriesStore:
         attributes: Iterable[str] | None = None,
     ) -> dict[str, dict[str, Any]]:
         """getCompositeState: ``{attr: {"value": v, "time": ms}}``, each attribute's
-        last value in the window. Unknown or unreported attributes are left out."""
+        last value in the window. Unknown or unreported attributes are left out.
+        ``attributes`` may be the query parameter's comma-separated string."""
+        if isinstance(attributes, str):
+            attributes = [name for name in attributes.split(",") if name]
         with self._lock:
             series = self._series.get(device_id)
             if series is None:
@@ -800,6 +808,7 @@ class TimeSeriesStore:
         order = _direction(order, "order")
         _check_resolution(resolution_ms, agg)
         limit = _check_limit(limit)
+        start_ms, end_ms = _clamp(start_ms), _clamp(end_ms)
         device_ids = list(device_ids)
         attribute_list = None if attributes is None else list(attributes)
         info = devices_info or {}
@@ -879,7 +888,10 @@ class TimeSeriesStore:
         keys = sorted(buckets, reverse=order == "desc")[:limit]
         return [
             {
-                "time": iso_from_ms(start_ms if resolution_ms is None else k * resolution_ms),
+                # A bucket may start before year 1 when its resolution is vast.
+                "time": iso_from_ms(
+                    start_ms if resolution_ms is None else _clamp(k * resolution_ms)
+                ),
                 "data": buckets[k],
             }
             for k in keys

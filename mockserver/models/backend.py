@@ -14,6 +14,7 @@ from mockserver.auth import Authenticator, TokenSigner
 from mockserver.clock import Clock
 from mockserver.models.applications import Applications
 from mockserver.models.base import IdFactory
+from mockserver.models.commands import Commands
 from mockserver.models.devices import Devices
 from mockserver.models.keys import ApplicationKeys
 from mockserver.models.recipes import DeviceRecipes
@@ -66,7 +67,7 @@ class Backend:
         # -- part 2 models: each line below is owned by its module's author --
         # telemetry
         # usage
-        # commands
+        self.commands = Commands(self)
         # events
         # jobs
 

@@ -17,6 +17,7 @@ from mockserver.errors import Forbidden, NotFound, ValidationError
 from mockserver.models.base import (
     MAX_PER_PAGE,
     Record,
+    check_object_id,
     flag,
     int_param,
     public,
@@ -112,6 +113,8 @@ class Devices:
         page = int_param(params.get("page"), "page", default=0)
         per_page = int_param(params.get("perPage"), "perPage", default=100, minimum=1,
                              maximum=MAX_PER_PAGE)
+        if params.get("parentId") not in (None, "", "null"):
+            check_object_id(params["parentId"], "query parameter parentId")
         predicate = self._list_predicate(principal, params)
         start, stop = page * per_page, (page + 1) * per_page
         items, total = [], 0
@@ -130,12 +133,17 @@ class Devices:
             "sortDirection": direction,
             "applicationId": app["id"],
         }
-        for name in ("filterField", "filter", "parentId"):
+        for name in ("filterField", "filter", "query"):
             if params.get(name):
                 body[name] = params[name]
-        for name in ("query", "deviceClass", "tagFilter"):
-            if params.get(name):
-                body[name] = params[name]
+        # Echoed only in the shapes the response schema allows: the filters
+        # also accept a list of classes, a lone tag pair and parentId=null.
+        if params.get("parentId"):
+            body["parentId"] = None if params["parentId"] == "null" else params["parentId"]
+        if isinstance(params.get("deviceClass"), str):
+            body["deviceClass"] = params["deviceClass"]
+        if isinstance(params.get("tagFilter"), list) and params["tagFilter"]:
+            body["tagFilter"] = params["tagFilter"]
         return body
 
     def _list_predicate(self, principal: Principal, params: dict[str, Any]) -> Callable[[Record], bool]:

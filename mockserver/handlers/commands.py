@@ -1,0 +1,20 @@
+"""device.sendCommand, devices.sendCommand, device.getCommand: commands to devices."""
+
+from mockserver.dispatch import Call
+from mockserver.handlers import handles
+
+
+@handles("device.sendCommand")
+def send(call: Call):
+    return call.backend.commands.send(call.who, call["applicationId"], call["deviceId"], call.body)
+
+
+@handles("devices.sendCommand")
+def send_many(call: Call):
+    return call.backend.commands.send_many(call.who, call["applicationId"], call.body)
+
+
+@handles("device.getCommand")
+def history(call: Call):
+    return call.backend.commands.history(call.who, call["applicationId"], call["deviceId"],
+                                         call.params)
