@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import gc
 import random
+import resource
 import statistics
 import time
 
@@ -79,6 +80,8 @@ def main() -> None:
     assert series is not None
     print(f"built {len(series):,} points in {build_s:.2f} s ({len(series) / build_s:,.0f}/s)")
     print(f"memory held by the arrays: {series.nbytes / 2**20:.1f} MiB")
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    print(f"process peak RSS so far: {peak_mib:.0f} MiB (Python + numpy included)")
 
     first = time_query(store, "MEAN", 1)[0]
     mean = statistics.median(time_query(store, "MEAN", args.runs))

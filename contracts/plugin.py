@@ -1,17 +1,111 @@
 """pytest plugin: point the contract suites at any implementation of the API.
 
 Registered through the ``pytest11`` entry point, so installing the kit makes
-these options available in any pytest run.
+these options available in any pytest run. Importing it must stay cheap (it
+loads in every pytest run of the project): everything heavy is imported inside
+the fixtures, and nothing happens unless a test asks for ``losant_target``.
+
+Without ``--losant-base-url`` the suites run against a fresh mock built
+in-process and reached through ASGI (the fast CI path).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+
+MARKERS = {
+    "losant_suite(name)": "a test of the named contract suite (losant-contracts --suite NAME)",
+    "losant_mock_only": "needs the kit's mock (its /_mock control API); skipped elsewhere",
+    "losant_not_live_safe": "acts outside a sandbox application; skipped with --losant-live-safe",
+    "losant_real_time": "waits real time on targets other than the mock; needs --losant-real-time",
+}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("losant-contracts", "Losant API contract suites")
-    group.addoption("--losant-base-url", default=None, help="base URL of the implementation under test")
+    group.addoption("--losant-base-url", default=None,
+                    help="base URL of the implementation under test (default: an in-process mock)")
     group.addoption("--losant-token", default=None, help="bearer token to test with")
     group.addoption("--losant-email", default=None, help="user email to log in with")
     group.addoption("--losant-password", default=None, help="user password to log in with")
+    group.addoption("--losant-live-safe", action="store_true", default=False,
+                    help="touch only a sandbox application the run creates (or is given), "
+                         "stay under rate limits, skip destructive and mock-only tests")
+    group.addoption("--losant-application-id", default=None,
+                    help="sandbox application to work in instead of creating one")
+    group.addoption("--losant-seed", type=int, default=1,
+                    help="seed of the in-process mock's world and of generated data")
+    group.addoption("--losant-max-examples", type=int, default=None,
+                    help="Hypothesis examples per property / Schemathesis operation "
+                         "(default: each suite's own, tuned to finish in minutes)")
+    group.addoption("--losant-real-time", action="store_true", default=False,
+                    help="allow tests that wait real time (throttle windows) on non-mock targets")
+    group.addoption("--losant-rate", type=float, default=4.0,
+                    help="client-side requests per second against non-mock targets")
+    group.addoption("--losant-app-factory", default=None,
+                    help="module:callable returning the ASGI app to test in-process "
+                         "(used by the kit's fault-injection tests)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for marker, text in MARKERS.items():
+        config.addinivalue_line("markers", f"{marker}: {text}")
+
+
+def _options(config: pytest.Config) -> Any:
+    from contracts.target import Options
+
+    get = config.getoption
+    return Options(
+        base_url=get("losant_base_url"), token=get("losant_token"), email=get("losant_email"),
+        password=get("losant_password"), live_safe=get("losant_live_safe"),
+        application_id=get("losant_application_id"), seed=get("losant_seed"),
+        app_factory=get("losant_app_factory"), max_examples=get("losant_max_examples"),
+        real_time=get("losant_real_time"), rate=get("losant_rate"),
+    )
+
+
+@pytest.fixture(scope="session")
+def losant_target(request: pytest.FixtureRequest) -> Any:
+    """The implementation under test: base URL, authenticated client, is-it-the-mock,
+    live-safe flag and sandbox application id (see contracts.target.Target)."""
+    from contracts.target import TargetError, open_target
+
+    try:
+        target = open_target(_options(request.config))
+    except TargetError as exc:
+        pytest.exit(f"losant-contracts: {exc}", returncode=4)
+    request.addfinalizer(target.close)
+    return target
+
+
+@pytest.fixture
+def losant_api(losant_target: Any) -> Any:
+    """The target's authenticated client (contracts.client.ApiClient)."""
+    return losant_target.api
+
+
+def examples(config: pytest.Config, default: int) -> int:
+    """Examples per property: the suite's default unless --losant-max-examples says otherwise."""
+    chosen = config.getoption("losant_max_examples", default=None)
+    return chosen if chosen else default
+
+
+@pytest.fixture(autouse=True)
+def _losant_requirements(request: pytest.FixtureRequest) -> None:
+    """Skip contract tests the target or the mode does not allow (cheap for other tests)."""
+    node = request.node
+    mock_only = node.get_closest_marker("losant_mock_only")
+    not_live_safe = node.get_closest_marker("losant_not_live_safe")
+    real_time = node.get_closest_marker("losant_real_time")
+    if not (mock_only or not_live_safe or real_time):
+        return
+    target = request.getfixturevalue("losant_target")
+    if not_live_safe and target.live_safe:
+        pytest.skip("acts outside the sandbox application; not run with --losant-live-safe")
+    if mock_only and not target.is_mock:
+        pytest.skip("needs the kit's mock (/_mock control API)")
+    if real_time and not target.is_mock and not request.config.getoption("losant_real_time"):
+        pytest.skip("waits real time on this target; pass --losant-real-time to run it")

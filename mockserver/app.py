@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
-from unittest import mock
 from typing import Any
+from unittest import mock
 
 from connexion import AsyncApp
 from connexion.exceptions import ProblemException
@@ -39,8 +39,14 @@ from mockserver.validation import body_validator_map
 
 log = logging.getLogger(__name__)
 
-_PROBLEM_TYPES = {400: "Validation", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
-                  405: "MethodNotAllowed", 413: "PayloadTooLarge"}
+_PROBLEM_TYPES = {
+    400: "Validation",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    413: "PayloadTooLarge",
+}
 
 
 @contextmanager
@@ -50,8 +56,9 @@ def _trusted_spec():
     It costs ~2.5 s per start on this spec, and the spec is generated and
     checked with openapi-spec-validator by the test suite (tests/test_specs.py).
     """
-    with mock.patch.object(OpenAPISpecification, "_validate_spec",
-                           classmethod(lambda cls, spec: None)):
+    with mock.patch.object(
+        OpenAPISpecification, "_validate_spec", classmethod(lambda cls, spec: None)
+    ):
         yield
 
 
@@ -75,8 +82,9 @@ def _raw_object_params(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-def error_body(status: int, type_: str, message: str, headers: dict[str, str] | None = None
-               ) -> ConnexionResponse:
+def error_body(
+    status: int, type_: str, message: str, headers: dict[str, str] | None = None
+) -> ConnexionResponse:
     import json
 
     return ConnexionResponse(
@@ -102,7 +110,8 @@ def _problem(request: ConnexionRequest, exc: ProblemException) -> ConnexionRespo
 
 def _http_error(request: ConnexionRequest, exc: HTTPException) -> ConnexionResponse:
     message = {404: "No such route", 405: "Method not allowed on this route"}.get(
-        exc.status_code, str(exc.detail))
+        exc.status_code, str(exc.detail)
+    )
     return error_body(exc.status_code, _PROBLEM_TYPES.get(exc.status_code, "Error"), message)
 
 
@@ -121,18 +130,27 @@ class MockApp:
         self.spec = spec or PlatformSpec()
         clock = Clock()
         self.throttles = Throttles(clock, enabled=settings.throttle, scale=settings.throttle_scale)
-        self.backend = Backend(clock=clock, signer=TokenSigner(settings.jwt_secret),
-                               throttles=self.throttles, seed=settings.seed,
-                               job_duration_s=settings.job_duration_s)
+        self.backend = Backend(
+            clock=clock,
+            signer=TokenSigner(settings.jwt_secret),
+            throttles=self.throttles,
+            seed=settings.seed,
+            job_duration_s=settings.job_duration_s,
+        )
         self.journal = Journal(clock)
         self.control = Control(self)
         self.world_summary: dict[str, Any] = self.control.load_initial_world()
 
-        self.dispatcher = Dispatcher(self.spec, self.backend, handlers.registry(), self.throttles,
-                                     check_responses=settings.check_responses)
-        self.connexion = AsyncApp(__name__, security_map={
-            "bearer": bearer_handler_class(self.backend.authenticator)
-        })
+        self.dispatcher = Dispatcher(
+            self.spec,
+            self.backend,
+            handlers.registry(),
+            self.throttles,
+            check_responses=settings.check_responses,
+        )
+        self.connexion = AsyncApp(
+            __name__, security_map={"bearer": bearer_handler_class(self.backend.authenticator)}
+        )
         with _trusted_spec():
             self.connexion.add_api(
                 _raw_object_params(self.spec.for_connexion()),
@@ -153,9 +171,16 @@ class MockApp:
         await self.journal.wrap(self.connexion, scope, receive, send)
 
     async def _send_spec(self, send: Send) -> None:
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(self._spec_text)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(self._spec_text)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": self._spec_text})
 
 

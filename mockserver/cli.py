@@ -1,8 +1,8 @@
 """``losant-mock``: run the mock platform locally.
 
-    losant-mock serve [--host 127.0.0.1] [--port 8080] [--seed INT] [--fixtures PATH]
-                      [--user EMAIL:PASSWORD ...] [--jwt-secret S]
-                      [--throttle on|off] [--throttle-scale F] [--job-duration S]
+losant-mock serve [--host 127.0.0.1] [--port 8080] [--seed INT] [--fixtures PATH]
+                  [--user EMAIL:PASSWORD ...] [--jwt-secret S]
+                  [--throttle on|off] [--throttle-scale F] [--job-duration S]
 """
 
 from __future__ import annotations
@@ -29,23 +29,48 @@ def _on_off(value: str) -> bool:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="losant-mock", description="A stateful mock of the "
-                                     "Losant platform API, driven by the kit's OpenAPI spec.")
+    parser = argparse.ArgumentParser(
+        prog="losant-mock",
+        description="A stateful mock of the Losant platform API, driven by the kit's OpenAPI spec.",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="start the mock server")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--seed", type=int, default=1, help="seed of the generated world (default 1)")
+    serve.add_argument(
+        "--seed", type=int, default=1, help="seed of the generated world (default 1)"
+    )
     serve.add_argument("--fixtures", type=Path, help="load the world from a YAML/JSON file")
-    serve.add_argument("--user", type=_login, action="append", default=[], metavar="EMAIL:PASSWORD",
-                       help="a login for the generated world (repeatable)")
+    serve.add_argument(
+        "--user",
+        type=_login,
+        action="append",
+        default=[],
+        metavar="EMAIL:PASSWORD",
+        help="a login for the generated world (repeatable)",
+    )
     serve.add_argument("--jwt-secret", help="token signing secret (default: random per run)")
-    serve.add_argument("--throttle", type=_on_off, default=True, metavar="on|off",
-                       help="enforce the platform's throttles (default on)")
-    serve.add_argument("--throttle-scale", type=float, default=1.0, metavar="F",
-                       help="multiply throttle limits, e.g. 0.1 for 3 per 15 s (default 1)")
-    serve.add_argument("--job-duration", type=float, default=2.0, metavar="SECONDS",
-                       help="how long simulated jobs take on the mock's clock (default 2)")
+    serve.add_argument(
+        "--throttle",
+        type=_on_off,
+        default=True,
+        metavar="on|off",
+        help="enforce the platform's throttles (default on)",
+    )
+    serve.add_argument(
+        "--throttle-scale",
+        type=float,
+        default=1.0,
+        metavar="F",
+        help="multiply throttle limits, e.g. 0.1 for 3 per 15 s (default 1)",
+    )
+    serve.add_argument(
+        "--job-duration",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="how long simulated jobs take on the mock's clock (default 2)",
+    )
     return parser
 
 
@@ -70,7 +95,9 @@ def banner(url: str, summary: dict, started_in: float) -> str:
     apps = summary.get("applications", [])
     if apps:
         first = apps[0]
-        lines.append(f"  application:  {first['id']}  ({first['name']}, {first['deviceCount']} devices)")
+        lines.append(
+            f"  application:  {first['id']}  ({first['name']}, {first['deviceCount']} devices)"
+        )
         for key in first.get("keys", [])[:1]:
             lines.append(f"  device key:   {key['key']} / {key['secret']}")
     lines += [

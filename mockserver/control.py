@@ -63,8 +63,13 @@ class Control:
 
     # ------------------------------------------------------------ journal
 
-    def requests_get(self, path: str | None = None, status: int | None = None,
-                     method: str | None = None, limit: int | None = None) -> dict[str, Any]:
+    def requests_get(
+        self,
+        path: str | None = None,
+        status: int | None = None,
+        method: str | None = None,
+        limit: int | None = None,
+    ) -> dict[str, Any]:
         items = self.mock.journal.query(path=path, status=status, method=method, limit=limit)
         return {"items": items, "count": len(items)}
 
@@ -85,7 +90,9 @@ class Control:
             try:
                 when = datetime.fromisoformat(body["set"].replace("Z", "+00:00"))
             except ValueError:
-                raise ValidationError(f"body.set: '{body['set']}' is not an ISO-8601 instant") from None
+                raise ValidationError(
+                    f"body.set: '{body['set']}' is not an ISO-8601 instant"
+                ) from None
             if when.tzinfo is None:
                 raise ValidationError("body.set: give a time zone (e.g. a trailing Z)")
             clock.set(when)
@@ -113,8 +120,9 @@ class Control:
             "world": lambda: self.world(),
             "snapshotGet": lambda: self.snapshot_get(),
             "snapshotPut": lambda body: self.snapshot_put(body),
-            "requestsGet": lambda path=None, status=None, method=None, limit=None:
-                self.requests_get(path, status, method, limit),
+            "requestsGet": lambda path=None, status=None, method=None, limit=None: (
+                self.requests_get(path, status, method, limit)
+            ),
             "requestsDelete": lambda: self.requests_delete(),
             "clockGet": lambda: self.clock_get(),
             "clockPost": lambda body: self.clock_post(body),
@@ -123,5 +131,8 @@ class Control:
             "jobsGet": lambda: self.jobs_get(),
         }
         document = yaml.safe_load(specs.CONTROL_SPEC.read_text())
-        app.add_api(document, base_path="/_mock",
-                    resolver=Resolver(function_resolver=lambda op_id: routes[op_id]))
+        app.add_api(
+            document,
+            base_path="/_mock",
+            resolver=Resolver(function_resolver=lambda op_id: routes[op_id]),
+        )

@@ -46,7 +46,17 @@ def _all_of(predicates: list[Predicate]) -> Predicate:
         return _match_all
     if len(predicates) == 1:
         return predicates[0]
-    return lambda item: all(p(item) for p in predicates)
+    if len(predicates) == 2:
+        first, second = predicates
+        return lambda item: first(item) and second(item)
+
+    def every(item: Mapping[str, Any]) -> bool:
+        for predicate in predicates:
+            if not predicate(item):
+                return False
+        return True
+
+    return every
 
 
 # --------------------------------------------------------------------------
@@ -361,8 +371,10 @@ def _fold(value: Any, ci: bool) -> Any:
     return value.casefold() if ci and isinstance(value, str) else value
 
 
-def _values(raw: Any) -> list[Any]:
+def _values(raw: Any) -> tuple[Any, ...] | list[Any]:
     """A field's values: arrays are multi-valued (MongoDB semantics)."""
+    if type(raw) is str:  # the common case, first: list endpoints call this per item
+        return (raw,)
     values = raw if isinstance(raw, list | tuple) else [raw]
     return [value for value in values if value is not None]
 
@@ -437,12 +449,25 @@ def _compile_membership(
     wanted = [_fold(_query_key(label, kind, op, value), ci) for value in arguments]
     wants_none = None in wanted
     present = [value for value in wanted if value is not None]
+    try:
+        present_set: frozenset | list = frozenset(present)
+    except TypeError:  # unhashable keys (never for the built-in kinds, but stay general)
+        present_set = present
+    key = kind.key
 
     def check(raw: Any) -> bool:
         values = _values(raw)
         if not values:
             return wants_none
-        return any(_fold(kind.key(value), ci) in present for value in values)
+        for value in values:
+            folded = _fold(key(value), ci)
+            try:
+                if folded in present_set:
+                    return True
+            except TypeError:
+                if folded in present:
+                    return True
+        return False
 
     return check
 
@@ -772,7 +797,7 @@ class _QueryCompiler:
             raise ValidationError(f"{name} must be an array of queries")
         parts = [self.compile(sub, depth=depth + 1) for sub in spec]
         if name == "$and":
-            return lambda item: all(p(item) for p in parts)
+            return _all_of(parts)
         if not parts:  # documented: no filters = all for $or, none for $nor
             return (lambda _item: True) if name == "$or" else (lambda _item: False)
         if name == "$or":

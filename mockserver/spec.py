@@ -95,7 +95,7 @@ class PlatformSpec:
         if name is None:
             return []
         return [
-            f"{operation_id} {status}: {'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
+            f"{operation_id} {status}: {_pointer(e)}: {e.message}"
             for e in self.validator(name).iter_errors(body)
         ]
 
@@ -121,6 +121,10 @@ class PlatformSpec:
                         "x-schema-name": name,
                     }
         return doc
+
+
+def _pointer(error: jsonschema.ValidationError) -> str:
+    return "/".join(map(str, error.absolute_path)) or "<root>"
 
 
 def _ref_name(schema: dict[str, Any] | None) -> str | None:

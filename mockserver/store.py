@@ -106,7 +106,9 @@ class MemoryStore:
         return self._versions.get((kind, parent), 0)
 
     def snapshot(self) -> dict[str, list[Record]]:
-        return {kind: copy.deepcopy(list(records.values())) for kind, records in self._by_id.items()}
+        return {
+            kind: copy.deepcopy(list(records.values())) for kind, records in self._by_id.items()
+        }
 
     def restore(self, data: dict[str, list[Record]]) -> None:
         unknown = set(data) - set(PARENTS)

@@ -540,7 +540,7 @@ def _grouped_median(x: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> np
     order = by_value[np.argsort(group[by_value].astype(dtype), kind="stable")]
     ordered = x[order]
     lower = ordered[starts + (counts - 1) // 2]
-    upper = ordered[starts + (counts - 1) // 2]
+    upper = ordered[starts + counts // 2]
     return (lower + upper) / 2
 
 
@@ -598,7 +598,7 @@ def _aggregate(
     return bucket_ids, values.tolist()
 
 
-_MAX_TIMEATVALUE_BUCKETS = 10_000_000  # memory guard, far above any 30 MB result
+_MAX_TIMEATVALUE_BUCKETS = 1_000_000  # memory guard: already ~60 MB of JSON, twice the cap
 
 
 def _matches(col: _Column, rows: np.ndarray, target: Any) -> np.ndarray:
@@ -676,7 +676,7 @@ class TimeSeriesStore:
 
     def __init__(self) -> None:
         self._series: dict[str, StateSeries] = {}
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()  # never re-entered: public methods do not nest
 
     def record(self, device_id: str, time_ms: int, data: Mapping[str, Any]) -> None:
         """Store one state report; the hot path of sendState. Raises ValidationError
@@ -806,7 +806,7 @@ class TimeSeriesStore:
         """
         agg = parse_aggregation(aggregation)
         order = _direction(order, "order")
-        _check_resolution(resolution_ms, agg)
+        resolution_ms = _check_resolution(resolution_ms, agg)
         limit = _check_limit(limit)
         start_ms, end_ms = _clamp(start_ms), _clamp(end_ms)
         device_ids = list(device_ids)
@@ -920,7 +920,7 @@ class TimeSeriesStore:
         dense numeric data; loose when buckets are sparse or strings vary.
         """
         agg = parse_aggregation(aggregation)
-        _check_resolution(resolution_ms, agg)
+        resolution_ms = _check_resolution(resolution_ms, agg)
         limit = _check_limit(limit)
         with self._lock:
             return self._estimate(
@@ -947,7 +947,7 @@ class TimeSeriesStore:
         info: Mapping[str, Mapping[str, Any]],
         spec: Any,
     ) -> int:
-        if resolution_ms is None or end_ms < start_ms:
+        if resolution_ms is None or agg.type == NONE or end_ms < start_ms:
             buckets = 1
         else:
             buckets = end_ms // resolution_ms - start_ms // resolution_ms + 1
@@ -1030,11 +1030,16 @@ def _direction(value: str, name: str) -> str:
     return lowered
 
 
-def _check_resolution(resolution_ms: int | None, agg: Aggregation) -> None:
-    if resolution_ms is None or agg.type == NONE:
-        return
-    if isinstance(resolution_ms, bool) or not isinstance(resolution_ms, int) or resolution_ms < 1:
-        raise ValidationError('"resolution" must be a positive whole number of milliseconds')
+def _check_resolution(resolution_ms: float | None, agg: Aggregation) -> int | None:
+    """The resolution as whole ms (JSON may say ``3e5``); NONE ignores it."""
+    if resolution_ms is None:
+        return None
+    if agg.type == NONE:
+        return resolution_ms  # echoed back, never used
+    number = isinstance(resolution_ms, int | float) and not isinstance(resolution_ms, bool)
+    if not number or not 1 <= resolution_ms < math.inf:
+        raise ValidationError('"resolution" must be a number of milliseconds, at least 1')
+    return int(resolution_ms)
 
 
 def _check_limit(limit: float | None) -> int | None:

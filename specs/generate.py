@@ -32,22 +32,30 @@ DEVIATIONS_END = "<!-- generated:deviations:end -->"
 # Query parameters and the header that the official clients send on every call.
 GLOBAL_PARAMETERS: dict[str, dict[str, Any]] = {
     "_actions": {
-        "name": "_actions", "in": "query", "required": False,
+        "name": "_actions",
+        "in": "query",
+        "required": False,
         "description": "Include the resource's action descriptors (official clients send it).",
         "schema": {"type": "string", "enum": ["true", "false"], "default": "false"},
     },
     "_links": {
-        "name": "_links", "in": "query", "required": False,
+        "name": "_links",
+        "in": "query",
+        "required": False,
         "description": "Include hypermedia links (official clients send it).",
         "schema": {"type": "string", "enum": ["true", "false"], "default": "true"},
     },
     "_embedded": {
-        "name": "_embedded", "in": "query", "required": False,
+        "name": "_embedded",
+        "in": "query",
+        "required": False,
         "description": "Include embedded resources (official clients send it).",
         "schema": {"type": "string", "enum": ["true", "false"], "default": "true"},
     },
     "losantdomain": {
-        "name": "losantdomain", "in": "header", "required": False,
+        "name": "losantdomain",
+        "in": "header",
+        "required": False,
         "description": "Domain the request is scoped to; rarely needed.",
         "schema": {"type": "string"},
     },
@@ -89,16 +97,20 @@ def object_form(list_schema: dict[str, Any]) -> dict[str, Any]:
     if "key" in item["properties"]:  # tags: {key: value}
         return {
             "type": "object",
-            "patternProperties": {item["properties"]["key"]["pattern"]: item["properties"]["value"]},
+            "patternProperties": {
+                item["properties"]["key"]["pattern"]: item["properties"]["value"]
+            },
             "additionalProperties": False,
         }
     rest = {k: v for k, v in item["properties"].items() if k != "name"}
     return {
         "type": "object",
         "patternProperties": {
-            item["properties"]["name"]["pattern"]: {**item, "properties": rest, "required": [
-                r for r in item.get("required", []) if r != "name"
-            ]}
+            item["properties"]["name"]["pattern"]: {
+                **item,
+                "properties": rest,
+                "required": [r for r in item.get("required", []) if r != "name"],
+            }
         },
         "additionalProperties": False,
     }
@@ -195,11 +207,13 @@ class Generator:
         self.scope: list[dict[str, str]] = json.loads((reference / "scope.json").read_text())
         self.throttles = yaml.safe_load((reference / "throttles.yaml").read_text())["throttles"]
         self.raw_schemas = {
-            path.stem: json.loads(path.read_text()) for path in sorted((api / "schemas").glob("*.json"))
+            path.stem: json.loads(path.read_text())
+            for path in sorted((api / "schemas").glob("*.json"))
         }
         self.repairs = sch.Repairs()
         self.exact = {
-            name: sch.repair(name, schema, self.repairs) for name, schema in self.raw_schemas.items()
+            name: sch.repair(name, schema, self.repairs)
+            for name, schema in self.raw_schemas.items()
         }
         apply_patches(self.exact)
         self.lossy: dict[str, list[str]] = {}
@@ -259,12 +273,16 @@ class Generator:
             if key in param:
                 schema[key] = param[key]
         if "default" in param:
-            schema["default"] = str(param["default"]) if schema["type"] == "string" else param["default"]
+            schema["default"] = (
+                str(param["default"]) if schema["type"] == "string" else param["default"]
+            )
         out["schema"] = schema
         if "example" in param and schema["type"] == "string":
-            out["example"] = str(param["example"]).lower() if isinstance(
-                param["example"], bool
-            ) else str(param["example"])
+            out["example"] = (
+                str(param["example"]).lower()
+                if isinstance(param["example"], bool)
+                else str(param["example"])
+            )
         return out
 
     def request_body(self, params: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -291,7 +309,10 @@ class Generator:
             schema: dict[str, Any] = {"type": "object", "properties": props}
             if required:
                 schema["required"] = required
-            return {"required": bool(required), "content": {"multipart/form-data": {"schema": schema}}}
+            return {
+                "required": bool(required),
+                "content": {"multipart/form-data": {"schema": schema}},
+            }
         return None
 
     # ------------------------------------------------------------ responses
@@ -319,7 +340,12 @@ class Generator:
         return out
 
     def add_kit_statuses(
-        self, responses: dict[str, Any], *, secured: bool, has_input: bool, has_body: bool,
+        self,
+        responses: dict[str, Any],
+        *,
+        secured: bool,
+        has_input: bool,
+        has_body: bool,
         throttled: bool,
     ) -> None:
         wanted = []
@@ -387,16 +413,21 @@ class Generator:
             for path, item in paths.items()
             for method, op in item.items()
         }
-        for op_id, (path, method, op) in ops.items():
+        for path, method, op in ops.values():
             if method != "post" or "201" not in op["responses"]:
                 continue
             response_schema = self.exact.get(
-                op["responses"]["201"].get("content", {}).get("application/json", {})
-                .get("schema", {}).get("$ref", "").removeprefix(LOWERED), {}
+                op["responses"]["201"]
+                .get("content", {})
+                .get("application/json", {})
+                .get("schema", {})
+                .get("$ref", "")
+                .removeprefix(LOWERED),
+                {},
             )
             props = response_schema.get("properties", {})
             links = {}
-            for target_id, (target_path, _, target) in ops.items():
+            for target_id, (target_path, _, _target) in ops.items():
                 match = re.fullmatch(re.escape(path) + r"/\{(\w+)\}(/.*)?", target_path)
                 if not match:
                     continue
@@ -508,7 +539,9 @@ class Generator:
 def describe_throttle(rule: dict[str, Any]) -> str:
     kind = rule["kind"]
     if kind == "window":
-        return f"Throttled: at most {rule['limit']} calls per {rule['window_s']} s per {rule['per']}."
+        return (
+            f"Throttled: at most {rule['limit']} calls per {rule['window_s']} s per {rule['per']}."
+        )
     if kind == "concurrent":
         return f"Throttled: at most {rule['limit']} running job(s) per {rule['per']}."
     if kind == "size":
@@ -530,16 +563,22 @@ def render(reference: Path, readme: str) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reference", type=Path, required=True, help="the shared reference directory")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent, help="where the specs go")
+    parser.add_argument(
+        "--reference", type=Path, required=True, help="the shared reference directory"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).parent, help="where the specs go"
+    )
     parser.add_argument("--check", action="store_true", help="fail if the committed files differ")
     args = parser.parse_args(argv)
     readme_path = args.out / "README.md"
     readme = readme_path.read_text() if readme_path.exists() else ""
     outputs = render(args.reference, readme)
-    stale = [name for name, text in outputs.items() if (args.out / name).read_text() != text] if (
-        args.check
-    ) else []
+    stale = (
+        [name for name, text in outputs.items() if (args.out / name).read_text() != text]
+        if (args.check)
+        else []
+    )
     if args.check:
         for name in stale:
             print(f"{name} is out of date; run python -m specs.generate", file=sys.stderr)

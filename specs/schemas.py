@@ -23,11 +23,38 @@ Schema = dict[str, Any]
 # Anything else sitting next to them is a property that lost its "properties"
 # wrapper in the published files.
 _KEYWORDS = {
-    "$ref", "$schema", "type", "properties", "patternProperties", "additionalProperties",
-    "required", "items", "enum", "const", "oneOf", "anyOf", "allOf", "not", "format",
-    "pattern", "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum",
-    "exclusiveMaximum", "minItems", "maxItems", "uniqueItems", "minProperties",
-    "maxProperties", "default", "title", "description", "multipleOf", "nullable",
+    "$ref",
+    "$schema",
+    "type",
+    "properties",
+    "patternProperties",
+    "additionalProperties",
+    "required",
+    "items",
+    "enum",
+    "const",
+    "oneOf",
+    "anyOf",
+    "allOf",
+    "not",
+    "format",
+    "pattern",
+    "minLength",
+    "maxLength",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "minProperties",
+    "maxProperties",
+    "default",
+    "title",
+    "description",
+    "multipleOf",
+    "nullable",
 }
 _PROSE = ("title", "description")
 
@@ -59,8 +86,10 @@ def _repair(node: Any, name: str, where: str, repairs: Repairs) -> Any:
     props = node.get("properties")
     # Malformation 1: an object schema written *inside* "properties"
     # (orgInvites, orgInvitesUser): properties = {title, type: "object", properties}.
-    if isinstance(props, dict) and isinstance(props.get("type"), str) and isinstance(
-        props.get("properties"), dict
+    if (
+        isinstance(props, dict)
+        and isinstance(props.get("type"), str)
+        and isinstance(props.get("properties"), dict)
     ):
         inner = node.pop("properties")
         repairs.add(name, where, "an item schema was nested inside `properties`; unwrapped")
@@ -140,7 +169,11 @@ _TYPE_KEYWORDS = {
     "integer": {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"},
     "array": {"items", "minItems", "maxItems", "uniqueItems"},
     "object": {
-        "properties", "additionalProperties", "required", "minProperties", "maxProperties",
+        "properties",
+        "additionalProperties",
+        "required",
+        "minProperties",
+        "maxProperties",
     },
     "boolean": set(),
 }
@@ -176,7 +209,9 @@ def _lower(node: Any, where: str, losses: list[str]) -> Any:
         )
     for key in ("oneOf", "anyOf", "allOf"):
         if key in node:
-            node[key] = [_lower(sub, f"{where}/{key}/{i}", losses) for i, sub in enumerate(node[key])]
+            node[key] = [
+                _lower(sub, f"{where}/{key}/{i}", losses) for i, sub in enumerate(node[key])
+            ]
 
     if "const" in node:
         node["enum"] = [node.pop("const")]
@@ -196,7 +231,9 @@ def _lower(node: Any, where: str, losses: list[str]) -> Any:
         if extra is True:
             node["additionalProperties"] = True
         else:
-            node["additionalProperties"] = branches[0] if len(branches) == 1 else {"anyOf": branches}
+            node["additionalProperties"] = (
+                branches[0] if len(branches) == 1 else {"anyOf": branches}
+            )
         # A lone match-everything pattern constrains no key: the lowering is exact.
         exact = set(patterns) <= {".*", "^.*$"} and extra is not True and "properties" not in node
         if not exact:
@@ -229,11 +266,8 @@ def _lower_type(node: Schema) -> Schema:
     # Several types: one branch per type, each carrying only the keywords that
     # apply to it (in JSON Schema the others are ignored for that type anyway).
     shared = {k: v for k, v in rest.items() if not any(k in kw for kw in _TYPE_KEYWORDS.values())}
-    if "enum" in shared:
-        # enum constrains across types; keep it on each branch.
-        shared_enum = shared.pop("enum")
-    else:
-        shared_enum = None
+    # enum constrains across types; keep it on each branch.
+    shared_enum = shared.pop("enum", None)
     branches = []
     for t in concrete:
         branch: Schema = {"type": t}

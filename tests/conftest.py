@@ -18,7 +18,9 @@ from mockserver.settings import Settings
 
 LOGIN = {"email": "dev@example.com", "password": "losant-mock"}
 # Every test app refuses to send a response that breaches the spec.
-TEST_SETTINGS = Settings(seed=1, check_responses=True, jwt_secret="test-secret-of-at-least-32-bytes!!")
+TEST_SETTINGS = Settings(
+    seed=1, check_responses=True, jwt_secret="test-secret-of-at-least-32-bytes!!"
+)
 
 
 @pytest.fixture
@@ -77,8 +79,9 @@ class LiveServer:
         self.app = app
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="on")
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

@@ -73,8 +73,9 @@ def test_schemathesis_generates_a_case_for_every_operation(spec):
         operation = result.ok()
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=1, database=None, deadline=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=1, database=None, deadline=None, suppress_health_check=list(HealthCheck)
+        )
         def generate_one(case):
             seen.add(case.operation.definition.raw["operationId"])
 
@@ -93,7 +94,9 @@ def test_every_operation_id_is_unique_and_readable(spec):
 
 @needs_reference
 def test_spec_has_exactly_the_actions_of_scope_json(spec, scope_list):
-    wanted = {(e["method"].lower(), e["path"], f"{e['resource']}.{e['action']}") for e in scope_list}
+    wanted = {
+        (e["method"].lower(), e["path"], f"{e['resource']}.{e['action']}") for e in scope_list
+    }
     found = {(method, path, op["operationId"]) for path, method, op in operations(spec)}
     assert found == wanted
 
@@ -155,7 +158,9 @@ def test_every_documented_status_is_in_the_spec_with_its_schema(spec, scope_list
                     problems.append(f"{name} {status}: schema {got} is not {ref}")
         for status, found in op["responses"].items():
             if status not in act["responses"] and not found.get("x-kit-addition"):
-                problems.append(f"{name}: status {status} is neither documented nor a listed addition")
+                problems.append(
+                    f"{name}: status {status} is neither documented nor a listed addition"
+                )
     assert problems == []
 
 
@@ -208,8 +213,10 @@ def test_committed_specs_equal_a_fresh_build():
 def test_exact_schemas_are_the_repaired_reference_schemas(spec):
     """x-jsonschema holds each published schema, changed only by listed repairs and patches."""
     repairs = sch.Repairs()
-    raw = {p.stem: json.loads(p.read_text())
-           for p in (REFERENCE / "losant-api" / "schemas").glob("*.json")}
+    raw = {
+        p.stem: json.loads(p.read_text())
+        for p in (REFERENCE / "losant-api" / "schemas").glob("*.json")
+    }
     exact = {name: sch.repair(name, schema, repairs) for name, schema in raw.items()}
     generate.apply_patches(exact)
     for name, kept in spec["components"]["x-jsonschema"].items():
@@ -222,8 +229,11 @@ def _examples() -> list[tuple[str, object]]:
     if not path.exists():
         return []
     lowered = specs.load_platform_spec()["components"]["schemas"]
-    return sorted((name, example) for name, example in json.loads(path.read_text()).items()
-                  if name in lowered and "x-lossy" not in lowered[name])
+    return sorted(
+        (name, example)
+        for name, example in json.loads(path.read_text()).items()
+        if name in lowered and "x-lossy" not in lowered[name]
+    )
 
 
 @needs_reference
@@ -236,14 +246,16 @@ def test_lowered_schema_judges_examples_like_the_exact_one(spec, name, example):
     def verdict(prefix: str, spec_draft) -> bool:
         registry = Registry().with_resource("urn:s", Resource.from_contents(spec, spec_draft))
         schema = {"$ref": f"urn:s#/components/{prefix}/{name}"}
-        validator_cls = (jsonschema.Draft4Validator if spec_draft is DRAFT4
-                         else jsonschema.Draft7Validator)
+        validator_cls = (
+            jsonschema.Draft4Validator if spec_draft is DRAFT4 else jsonschema.Draft7Validator
+        )
         return validator_cls(schema, registry=registry).is_valid(example)
 
     # OpenAPI 3.0 schema objects are (an extension of) draft 4; nullable needs the OAS validator.
     from openapi_schema_validator import OAS30Validator
 
     registry = Registry().with_resource("urn:s", Resource.from_contents(spec, DRAFT4))
-    lowered_ok = OAS30Validator({"$ref": f"urn:s#/components/schemas/{name}"},
-                                registry=registry).is_valid(example)
+    lowered_ok = OAS30Validator(
+        {"$ref": f"urn:s#/components/schemas/{name}"}, registry=registry
+    ).is_valid(example)
     assert lowered_ok == verdict("x-jsonschema", DRAFT7)

@@ -12,10 +12,13 @@ from typing import Any, Protocol
 
 from mockserver.auth import Authenticator, TokenSigner
 from mockserver.clock import Clock
+from mockserver.jobs import Jobs
 from mockserver.models.applications import Applications
 from mockserver.models.base import IdFactory
 from mockserver.models.commands import Commands
 from mockserver.models.devices import Devices
+from mockserver.models.events import Events
+from mockserver.models.jobs import JobActions
 from mockserver.models.keys import ApplicationKeys
 from mockserver.models.recipes import DeviceRecipes
 from mockserver.models.tokens import ApiTokens
@@ -68,8 +71,8 @@ class Backend:
         # telemetry
         # usage
         self.commands = Commands(self)
-        # events
-        # jobs
+        self.events = Events(self)
+        self.jobs, self.job_actions = Jobs(self), JobActions(self)
 
     # ------------------------------------------------------------ whole state
 

@@ -36,6 +36,7 @@ Semantics (the "fidelity notes")
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -105,7 +106,8 @@ class Commands:
         return {"success": True}
 
     def _template(self, body: dict[str, Any]) -> Record:
-        time_ms = parse_state_time(body.get("time"), self.backend.clock.now_ms())
+        time_ms = parse_state_time(body.get("time"), self.backend.clock.now_ms(),
+                                   field="body.time")
         template: Record = {"name": body["name"], "_timeMs": time_ms}
         if "payload" in body:
             template["payload"] = body["payload"]
@@ -151,10 +153,7 @@ class Commands:
         direction = params.get("sortDirection") or "desc"
         if direction not in ("asc", "desc"):
             raise ValidationError('query parameter sortDirection: must be "asc" or "desc"')
-        start = params.get("start")
-        if start in (None, ""):
-            start = params.get("since")
-        start_ms, end_ms = resolve_window(self.backend.clock.now_ms(), start,
+        start_ms, end_ms = resolve_window(self.backend.clock.now_ms(), _start(params),
                                           params.get("end"), params.get("duration"))
         # Stable sort: commands with equal times keep the order they were sent in.
         ordered = sorted(self.store.children(KIND, device["id"]), key=lambda c: c["_timeMs"])
@@ -175,6 +174,21 @@ class Commands:
         """Removal listener: a removed device's command history goes with it."""
         for command in list(self.store.children(KIND, device["id"])):
             self.store.delete(KIND, command["id"])
+
+
+def _start(params: dict[str, Any]) -> Any:
+    """``start``, or else the deprecated ``since`` - checked here so errors name it."""
+    start = params.get("start")
+    if start not in (None, ""):
+        return start
+    since = params.get("since")
+    if since not in (None, ""):
+        try:
+            if not math.isfinite(float(since)):
+                raise ValueError
+        except (TypeError, ValueError):
+            raise ValidationError('"since" must be a number of milliseconds') from None
+    return since
 
 
 class MqttMessages:
@@ -198,7 +212,7 @@ class MqttMessages:
     def subscription_topic(self, principal: Principal, application_id: str,
                            topic_filter: Any) -> str:
         app = self.backend.applications.visible(principal, application_id)
-        return mqtt_topic(app["id"], check_topic_filter(topic_filter, "topic"))
+        return mqtt_topic(app["id"], check_topic_filter(topic_filter, "query parameter topic"))
 
 
 # -- MQTT topic rules ------------------------------------------------------------

@@ -8,7 +8,10 @@ of the predicate and no sort.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import bisect
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mockserver.auth import Principal
@@ -41,12 +44,53 @@ DEVICE_FIELDS = ("name", "description", "tags", "attributes", "deviceClass", "ga
 NAMES_LIMIT = 1000  # attributeNames / deviceNames / tagKeys / tagValues answer at most this many
 
 
+_SEP = "\x00"
+
+
+@dataclass
+class Ordering:
+    """One application's devices in one sort order, live and deleted apart.
+
+    Rebuilt only after a write to the application's devices. The name glob
+    filter (what list UIs send) runs as one regex scan over all names joined
+    into a single string, instead of one Python call per device.
+    """
+
+    version: int
+    live: list[Record]
+    deleted: list[Record]
+    _blobs: dict[bool, tuple[str, list[int]]] = field(default_factory=dict)
+
+    def glob_names(self, pattern: str, deleted: bool) -> Sequence[Record] | None:
+        """Devices whose name matches the glob, in order; None if the fast path cannot apply."""
+        records = self.deleted if deleted else self.live
+        if deleted not in self._blobs:
+            names = [str(d.get("name", "")).casefold() for d in records]
+            if any(_SEP in n for n in names):
+                return None
+            starts, offset = [], 1
+            for name in names:
+                starts.append(offset)
+                offset += len(name) + 1
+            self._blobs[deleted] = (_SEP + _SEP.join(names) + _SEP, starts)
+        blob, starts = self._blobs[deleted]
+        # Same semantics as query.glob_matcher: '*' spans anything, the rest is
+        # literal, case-folded, whole name. [^\x00] keeps a match inside one name.
+        body = "[^\x00]*".join(re.escape(part) for part in pattern.casefold().split("*"))
+        regex = re.compile(f"(?<=\x00){body}(?=\x00)", re.DOTALL)
+        found = []
+        for match in regex.finditer(blob):
+            index = bisect.bisect_right(starts, match.start()) - 1
+            if starts[index] == match.start():
+                found.append(records[index])
+        return found
+
+
 class Devices:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self.store = backend.store
-        # (applicationId, sortField, direction) -> (store version, ordered records)
-        self._orderings: dict[tuple[str, str, str], tuple[int, list[Record]]] = {}
+        self._orderings: dict[tuple[str, str, str], Ordering] = {}
 
     # ------------------------------------------------------------ rendering
 
@@ -91,18 +135,20 @@ class Devices:
             if bool(d.get("deletedAt")) == deleted and reach(d) and (matches is None or matches(d))
         ]
 
-    def _ordered(self, application_id: str, sort_field: str, direction: str) -> list[Record]:
+    def _ordering(self, application_id: str, sort_field: str, direction: str) -> Ordering:
         key = (application_id, sort_field, direction)
         version = self.store.version(KIND, application_id)
         cached = self._orderings.get(key)
-        if cached is None or cached[0] != version:
+        if cached is None or cached.version != version:
             records = list(self.store.children(KIND, application_id))
             ordered, _ = sort_and_page(records, sort_field=sort_field, sort_direction=direction,
                                        page=0, per_page=max(1, len(records)),
                                        key=lambda d: device_value(d, sort_field))
-            cached = (version, ordered)
+            cached = Ordering(version,
+                              live=[d for d in ordered if not d.get("deletedAt")],
+                              deleted=[d for d in ordered if d.get("deletedAt")])
             self._orderings[key] = cached
-        return cached[1]
+        return cached
 
     # ------------------------------------------------------------ collection
 
@@ -115,14 +161,18 @@ class Devices:
                              maximum=MAX_PER_PAGE)
         if params.get("parentId") not in (None, "", "null"):
             check_object_id(params["parentId"], "query parameter parentId")
-        predicate = self._list_predicate(principal, params)
+        candidates, predicate = self._candidates(principal, app["id"], sort_field, direction,
+                                                 params)
         start, stop = page * per_page, (page + 1) * per_page
-        items, total = [], 0
-        for device in self._ordered(app["id"], sort_field, direction):
-            if predicate(device):
-                if start <= total < stop:
-                    items.append(device)
-                total += 1
+        if predicate is None:
+            items, total = candidates[start:stop], len(candidates)
+        else:
+            items, total = [], 0
+            for device in candidates:
+                if predicate(device):
+                    if start <= total < stop:
+                        items.append(device)
+                    total += 1
         body: dict[str, Any] = {
             "items": [self.render(d, params) for d in items],
             "count": len(items),
@@ -146,21 +196,39 @@ class Devices:
             body["tagFilter"] = params["tagFilter"]
         return body
 
-    def _list_predicate(self, principal: Principal, params: dict[str, Any]) -> Callable[[Record], bool]:
+    def _candidates(self, principal: Principal, application_id: str, sort_field: str,
+                    direction: str, params: dict[str, Any]
+                    ) -> tuple[Sequence[Record], Callable[[Record], bool] | None]:
+        """Devices in order, narrowed as far as indexes allow, plus what is left to check."""
+        ordering = self._ordering(application_id, sort_field, direction)
         deleted = flag(params.get("queryDeleted", False))
-        reach = self.backend.keys.reach(principal)
+        candidates = ordering.deleted if deleted else ordering.live
+        checks: list[Callable[[Record], bool]] = []
         if params.get("query"):
             # An advanced query overrides the simple filters (as documented).
-            matches = compile_device_query(params["query"])
+            checks.append(compile_device_query(params["query"]))
         else:
-            matches = compile_device_filters(
-                filter_field=params.get("filterField"),
-                filter=params.get("filter"),
-                device_class=params.get("deviceClass") or None,
-                tag_filter=params.get("tagFilter") or None,
-                parent_id=params.get("parentId"),
-            )
-        return lambda d: bool(d.get("deletedAt")) == deleted and reach(d) and matches(d)
+            filter_field, pattern = params.get("filterField"), params.get("filter")
+            if filter_field == "name" and pattern:
+                narrowed = ordering.glob_names(pattern, deleted)
+                if narrowed is not None:
+                    candidates, filter_field = narrowed, None
+            simple = (filter_field and pattern) or params.get("deviceClass") or (
+                params.get("tagFilter") or params.get("parentId"))
+            if simple:
+                checks.append(compile_device_filters(
+                    filter_field=filter_field, filter=pattern,
+                    device_class=params.get("deviceClass") or None,
+                    tag_filter=params.get("tagFilter") or None,
+                    parent_id=params.get("parentId"),
+                ))
+        if principal.kind == "device":
+            checks.append(self.backend.keys.reach(principal))
+        if not checks:
+            return candidates, None
+        if len(checks) == 1:
+            return candidates, checks[0]
+        return candidates, lambda d: all(check(d) for check in checks)
 
     # ------------------------------------------------------------ create / read / update
 

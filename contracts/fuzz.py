@@ -1,0 +1,151 @@
+"""Schemathesis wired to a target: schema, auth provider, checks and hooks.
+
+Extension points only (no forked runner): an auth provider that logs in once,
+a registered check that validates JSON bodies against the exact draft-07
+schemas, an ``after_call`` hook that records what the run created, and a
+config that tells Schemathesis which statuses this API uses for what.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import TYPE_CHECKING, Any
+
+import schemathesis
+
+from contracts.spec_view import CONTRACT_MARK, contract_document, operations
+
+if TYPE_CHECKING:
+    from contracts.target import Target
+
+OBJECT_ID = re.compile(r"^[A-Fa-f\d]{24}$")
+# Positive data may still be refused for rules a schema cannot state (a
+# reference to a device that does not exist, an expiry in the past, a password
+# change without the current password): 400/422 are answers, not defects.
+POSITIVE_OK = ["2XX", "400", "401", "403", "404", "409", "413", "422", "429"]
+NEGATIVE_OK = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "429"]
+
+
+# ---------------------------------------------------------------- exact bodies
+
+
+@schemathesis.check
+def exact_response_schema(ctx: Any, response: Any, case: Any) -> bool | None:
+    """JSON bodies must satisfy the exact draft-07 schema (components.x-jsonschema).
+
+    The lowered OpenAPI 3.0 schemas Schemathesis checks by itself drop
+    constraints 3.0 cannot express (patternProperties, exact formats); this
+    check holds the body to the contract as the platform states it.
+    """
+    schema = case.operation.schema
+    if not schema.raw_schema.get("info", {}).get(CONTRACT_MARK):
+        return None  # someone else's Schemathesis run in the same process
+    operation_id = case.operation.definition.raw.get("operationId")
+    content_type = response.headers.get("content-type") or response.headers.get("Content-Type")
+    if isinstance(content_type, list):
+        content_type = content_type[0] if content_type else ""
+    if not operation_id or "json" not in (content_type or "") or not response.content:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        raise AssertionError(
+            f"{case.method} {case.formatted_path} answered {response.status_code} with a body "
+            f"that is not JSON though its content type says so") from None
+    errors = exact_errors(operation_id, response.status_code, body)
+    if errors:
+        raise AssertionError(
+            f"{case.method} {case.formatted_path} returned a {response.status_code} body that "
+            f"breaks the exact schema ({len(errors)} error(s)): " + "; ".join(errors[:3]))
+    return True
+
+
+_PLATFORM_SPEC = None
+
+
+def exact_errors(operation_id: str, status: int, body: Any) -> list[str]:
+    """Why ``body`` breaks the exact schema documented for (operation, status)."""
+    global _PLATFORM_SPEC
+    if _PLATFORM_SPEC is None:
+        from mockserver.spec import PlatformSpec
+
+        _PLATFORM_SPEC = PlatformSpec()
+    if status not in operations()[operation_id].documented:
+        return []  # status_code_conformance reports that
+    return _PLATFORM_SPEC.response_errors(operation_id, status, body)
+
+
+# ---------------------------------------------------------------- auth
+
+
+def token_auth(token: str) -> type:
+    """An auth provider class bound to one token (Schemathesis instantiates it)."""
+
+    class LosantToken:
+        def get(self, case: Any, ctx: Any) -> str:
+            return token
+
+        def set(self, case: Any, data: str, ctx: Any) -> None:
+            case.headers = case.headers or {}
+            case.headers["Authorization"] = f"Bearer {data}"
+
+    return LosantToken
+
+
+# ---------------------------------------------------------------- schema
+
+
+def build_schema(target: Target, *, max_examples: int, negative: bool = True) -> Any:
+    """The contract view loaded into Schemathesis, pointed at ``target``."""
+    modes = ["positive", "negative"] if negative else ["positive"]
+    config = schemathesis.Config.from_dict({
+        "generation": {"max-examples": max_examples, "modes": modes, "database": "none"},
+        "checks": {
+            "positive_data_acceptance": {"expected-statuses": POSITIVE_OK},
+            "negative_data_rejection": {"expected-statuses": NEGATIVE_OK},
+        },
+    })
+    schema = schemathesis.openapi.from_dict(contract_document(), config=config)
+    if target.in_process:
+        schema.app = target.app
+    else:
+        schema.config.update(base_url=target.base_url)
+    schema.auth(token_auth(target.token), refresh_interval=None)
+
+    @schema.hook("after_call")
+    def record_creations(context: Any, case: Any, response: Any) -> None:
+        if case.method.upper() == "POST" and response.status_code == 201:
+            try:
+                body = response.json()
+            except ValueError:
+                return
+            target.sandbox.record_creation(case.formatted_path, body)
+
+    return schema
+
+
+class KnownIds:
+    """Ids of real resources in the sandbox, swapped into generated path parameters.
+
+    Random ids almost always answer 404, so success bodies would go unchecked.
+    Three cases in four (decided by the generated value, so shrinking stays
+    stable) use a known id instead; ids that were generated invalid on purpose
+    (negative cases) are left alone.
+    """
+
+    def __init__(self, ids: dict[str, str] | None = None) -> None:
+        self.ids = dict(ids or {})
+
+    def apply(self, case: Any) -> None:
+        params = case.path_parameters or {}
+        for name, value in list(params.items()):
+            known = self.ids.get(name)
+            if known is None or not isinstance(value, str):
+                continue
+            if name.endswith("Id") and not OBJECT_ID.match(value):
+                continue
+            if name == "name" and not re.match(r"^[0-9a-zA-Z_-]{1,255}$", value):
+                continue
+            if hashlib.blake2b(value.encode(), digest_size=1).digest()[0] % 4 != 0:
+                params[name] = known

@@ -1,0 +1,131 @@
+"""Conformance: every operation of the spec, fuzzed by Schemathesis.
+
+For each operation (one test per operation and generation mode):
+
+* positive cases (valid by the exact schemas) must answer a documented status,
+  with the documented content type and a body that matches both the OpenAPI
+  response schema and the exact draft-07 schema (``exact_response_schema``);
+* negative cases (invalid input) must be refused with a 4xx, never a 5xx.
+
+Path ids are swapped for real resources of the sandbox application three times
+in four (see ``KnownIds``), so success bodies get checked, not only 404s.
+Streaming operations (``x-sse``) are left to the behaviour suite: their
+response never ends. Against the mock, throttle counters are reset before each
+case so window limits do not mask other answers; elsewhere the client-side
+limiter and the 429s the spec documents cover them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from contracts.plugin import examples
+from contracts.spec_view import operations
+from contracts.suites._support import create_device, create_key, expect_status, unique
+
+pytestmark = pytest.mark.losant_suite("conformance")
+
+DEFAULT_EXAMPLES = 6
+# Operations whose effects reach beyond the sandbox application, or that would
+# remove the sandbox itself; not run with --losant-live-safe.
+OUTSIDE_SANDBOX = frozenset({
+    "applications.post", "applications.import", "application.clone", "application.delete",
+    "me.patch", "userApiTokens.post", "userApiToken.patch", "userApiToken.delete",
+    "auth.authenticateUser", "auth.authenticateUserGithub", "auth.authenticateUserSaml",
+})
+DESTRUCTIVE_ACTIONS = ("delete", "removeData")
+
+
+def _ordered() -> list[str]:
+    """Operations in spec order, the ones that remove things last (they spoil known ids)."""
+    ops = [op for op in operations().values() if not op.sse]
+    return [op.id for op in sorted(ops, key=lambda o: o.id.split(".")[1] in DESTRUCTIVE_ACTIONS
+                                   or o.method == "DELETE")]
+
+
+@pytest.fixture(scope="module")
+def conformance_schema(losant_target: Any, request: pytest.FixtureRequest) -> Any:
+    from contracts.fuzz import build_schema
+
+    return build_schema(losant_target, max_examples=examples(request.config, DEFAULT_EXAMPLES))
+
+
+@pytest.fixture(scope="module")
+def known_ids(losant_target: Any) -> Any:
+    """A device with an attribute, a key, a token, a recipe and an event in the sandbox."""
+    from contracts.fuzz import KnownIds
+
+    api, app = losant_target.api, losant_target.app_path()
+    device = create_device(api, app, tags=[{"key": "kind", "value": "probe"}],
+                           attributes=[{"name": "temperature", "dataType": "number"}])
+    ids = {"applicationId": losant_target.application_id, "deviceId": device["id"],
+           "name": "temperature"}
+    ids["applicationKeyId"] = create_key(api, app)["id"]
+    token = api.post(f"{app}/tokens", {"name": unique("token"), "scope": ["all.Application"]})
+    if token.status_code == 201:
+        ids["apiTokenId"] = token.json()["id"]
+    recipe = api.post(f"{app}/device-recipes", {"name": unique("recipe")})
+    if recipe.status_code == 201:
+        ids["deviceRecipeId"] = recipe.json()["id"]
+    event = api.post(f"{app}/events", {"level": "info", "subject": unique("event")})
+    if event.status_code == 201:
+        ids["eventId"] = event.json()["id"]
+    expect_status(api.get(f"{app}/devices/{device['id']}"), 200, "reading the probe device")
+    return KnownIds(ids)
+
+
+def _run(operation_id: str, mode: str, schema: Any, known: Any, target: Any,
+         config: pytest.Config) -> None:
+    from hypothesis import HealthCheck, Phase, given, seed, settings
+    from schemathesis import GenerationMode
+    from schemathesis.core.failures import FailureGroup
+
+    operation = schema.find_operation_by_id(operation_id)
+    generation_mode = GenerationMode(mode)
+    count = [0]
+
+    @seed(config.getoption("losant_seed"))
+    @settings(max_examples=examples(config, DEFAULT_EXAMPLES), deadline=None, database=None,
+              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @given(case=operation.as_strategy(generation_mode=generation_mode))
+    def check(case: Any) -> None:
+        count[0] += 1
+        if not (target.live_safe or operation_id == "application.delete"):
+            known.apply(case)
+        elif "applicationId" in (case.path_parameters or {}):
+            case.path_parameters["applicationId"] = target.application_id
+            known.apply(case)
+        if target.is_mock:
+            target.reset_throttles()
+        case.call_and_validate()
+
+    try:
+        check()
+    except FailureGroup as group:
+        pytest.fail(f"{operation.method.upper()} {operation.path} ({operation_id}, {mode} data) "
+                    f"breaks the contract:\n{group}", pytrace=False)
+    finally:
+        CASES[operation_id, mode] = count[0]
+
+
+CASES: dict[tuple[str, str], int] = {}
+"""Cases run per (operation, mode), read by the CLI for its cases/second figure."""
+
+
+@pytest.mark.parametrize("operation_id", _ordered())
+def test_positive_cases_conform(operation_id: str, conformance_schema: Any, known_ids: Any,
+                                losant_target: Any, request: pytest.FixtureRequest) -> None:
+    if losant_target.live_safe and operation_id in OUTSIDE_SANDBOX:
+        pytest.skip("acts outside the sandbox application")
+    _run(operation_id, "positive", conformance_schema, known_ids, losant_target, request.config)
+
+
+@pytest.mark.parametrize("operation_id", _ordered())
+def test_invalid_input_is_refused_with_4xx(operation_id: str, conformance_schema: Any,
+                                           known_ids: Any, losant_target: Any,
+                                           request: pytest.FixtureRequest) -> None:
+    if losant_target.live_safe and operation_id in OUTSIDE_SANDBOX:
+        pytest.skip("acts outside the sandbox application")
+    _run(operation_id, "negative", conformance_schema, known_ids, losant_target, request.config)
