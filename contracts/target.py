@@ -18,6 +18,7 @@ import importlib
 import json
 import time
 import uuid
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,7 +121,10 @@ def open_target(options: Options) -> Target:
         transport: httpx.Client = httpx.Client(base_url=base_url, timeout=30.0)
         closers.append(transport.close)
     else:
-        from starlette.testclient import TestClient
+        with warnings.catch_warnings():
+            # Starlette nags about httpx vs httpx2; the project pins httpx.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from starlette.testclient import TestClient
 
         if options.app_factory:
             app = load_factory(options.app_factory)

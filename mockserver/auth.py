@@ -74,11 +74,13 @@ class TokenSigner:
                 self.secret,
                 algorithms=[ALGORITHM],
                 issuer=ISSUER,
-                options={"verify_exp": False, "require": ["sub", "typ", "iat"]},
+                # Time claims are checked against the mock's clock below, not the
+                # wall clock: after a clock advance, iat lies in the real future.
+                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False,
+                         "require": ["sub", "typ", "iat"]},
             )
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"Authorization token is invalid: {exc}") from None
-        # Expiry is checked against the mock's clock, which tests may advance.
         if "exp" in claims and now >= claims["exp"]:
             raise Unauthorized("Authorization token has expired")
         return claims
@@ -101,7 +103,9 @@ class Authenticator:
             user = backend.users.find(claims["sub"])
             if user is None or claims["iat"] < user.get("_tokenCutoff", 0):
                 raise Unauthorized("Authorization token is no longer valid")
-            return Principal("user", user["id"], frozenset(["all.User"]), user_id=user["id"])
+            # requestedScopes at login narrow the token; the default is all.User.
+            scopes = frozenset(claims.get("scope") or ["all.User"])
+            return Principal("user", user["id"], scopes, user_id=user["id"])
         if kind == "device":
             return backend.keys.principal_for_device_token(claims)
         if kind == "apiToken":

@@ -127,8 +127,10 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     url = f"http://{args.host}:{args.port}"
     print(banner(url, app.world_summary, time.perf_counter() - started), flush=True)
-    # uvicorn handles Ctrl-C (SIGINT) and SIGTERM with a graceful shutdown.
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    # uvicorn handles Ctrl-C (SIGINT) and SIGTERM with a graceful shutdown; open
+    # SSE streams never end by themselves, so the grace period is short.
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
+                timeout_graceful_shutdown=2)
     return 0
 
 

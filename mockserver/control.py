@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from connexion import AsyncApp
 from connexion.resolver import Resolver
+from starlette.responses import Response
 
 import specs
 from mockserver.clock import iso
@@ -109,8 +110,13 @@ class Control:
         return self.mock.throttles.snapshot()
 
     def jobs_get(self) -> dict[str, Any]:
+        self.backend.jobs.run_due()
         jobs = self.backend.jobs_overview()
         return {"items": jobs, "count": len(jobs)}
+
+    def job_download(self, job_id: str) -> Response:
+        content_type, text = self.backend.jobs.download(job_id)
+        return Response(text, media_type=content_type)
 
     # ------------------------------------------------------------ mounting
 
@@ -129,6 +135,7 @@ class Control:
             "throttlesGet": lambda: self.throttles_get(),
             "throttlesReset": lambda: self.throttles_reset(),
             "jobsGet": lambda: self.jobs_get(),
+            "jobDownload": lambda jobId: self.job_download(jobId),
         }
         document = yaml.safe_load(specs.CONTROL_SPEC.read_text())
         app.add_api(

@@ -13,6 +13,7 @@ models cache derived orderings until something changes.
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Iterable
 from typing import Any, Protocol
 
@@ -51,6 +52,9 @@ class MemoryStore:
     """Dict-backed store: O(1) by id, O(children) by parent."""
 
     def __init__(self) -> None:
+        # Write ticks never restart, not even across clear(): a cache keyed on a
+        # version must never mistake a rebuilt store for the one it saw.
+        self._ticks = itertools.count(1)
         self.clear()
 
     def clear(self) -> None:
@@ -66,8 +70,7 @@ class MemoryStore:
         return record.get(field) if field else None
 
     def _bump(self, kind: str, parent: str | None) -> None:
-        key = (kind, parent)
-        self._versions[key] = self._versions.get(key, 0) + 1
+        self._versions[(kind, parent)] = next(self._ticks)
 
     def get(self, kind: str, ident: str) -> Record | None:
         return self._by_id[kind].get(ident)

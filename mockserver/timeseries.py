@@ -1002,6 +1002,66 @@ class TimeSeriesStore:
         with self._lock:
             return self._series.pop(device_id, None) is not None
 
+    # -- whole state (a Backend "part": /_mock/snapshot, reset) --
+
+    def snapshot(self) -> dict[str, Any]:
+        """Every device's history as plain JSON, columnar so a long history stays compact:
+        ``{deviceId: {"times": [ms, ...], "attributes": {name: [value or null, ...]}}}``.
+
+        Rows are in time order (equal times in arrival order); ``null`` marks a
+        report that did not carry the attribute (state values are never null).
+        """
+        with self._lock:
+            out: dict[str, Any] = {}
+            for device_id, series in self._series.items():
+                times = series.times().tolist()  # sorts first, so the columns are in time order
+                attributes: dict[str, list[Any]] = {}
+                for name in series.attribute_names():
+                    col = series.column(name)
+                    if col is None:  # pragma: no cover - names come from the columns
+                        continue
+                    values: list[Any] = [None] * len(times)
+                    present = np.flatnonzero(col.kind[: len(times)])
+                    for row, value in zip(present.tolist(), col.values(present), strict=True):
+                        values[row] = value
+                    attributes[name] = values
+                out[device_id] = {"times": times, "attributes": attributes}
+            return out
+
+    def restore(self, data: Mapping[str, Any]) -> None:
+        """Replace everything with a :meth:`snapshot`; raises ValueError (and keeps
+        the current state) if ``data`` is not one."""
+        if not isinstance(data, Mapping):
+            raise ValueError("series: expected an object keyed by device id")
+        rebuilt: dict[str, StateSeries] = {}
+        for device_id, entry in data.items():
+            where = f"series.{device_id}"
+            if not isinstance(entry, Mapping) or not isinstance(entry.get("times"), list):
+                raise ValueError(f"{where}: expected {{'times': [...], 'attributes': {{...}}}}")
+            times, attributes = entry["times"], entry.get("attributes", {})
+            if not isinstance(attributes, Mapping):
+                raise ValueError(f"{where}.attributes: expected an object of value lists")
+            for name, values in attributes.items():
+                if not isinstance(values, list) or len(values) != len(times):
+                    raise ValueError(f"{where}.attributes.{name}: expected {len(times)} values")
+            series = StateSeries(max(16, len(times)))
+            for row, time_ms in enumerate(times):
+                if isinstance(time_ms, bool) or not isinstance(time_ms, int):
+                    raise ValueError(f"{where}.times[{row}]: expected integer milliseconds")
+                report = {name: values[row] for name, values in attributes.items()
+                          if values[row] is not None}
+                try:
+                    series.append(time_ms, report)
+                except ValidationError as exc:
+                    raise ValueError(f"{where}: {exc.message}") from None
+            rebuilt[device_id] = series
+        with self._lock:
+            self._series = rebuilt
+
+    def clear(self) -> None:
+        with self._lock:
+            self._series = {}
+
 
 def _raw_points(
     series: StateSeries, names: list[str], lo: int, hi: int, limit: int | None, order: str

@@ -297,11 +297,14 @@ class Generator:
         if multipart:
             props: dict[str, Any] = {}
             required = []
+            # Object-valued parts (import ``options``) travel as JSON text.
+            encoding: dict[str, Any] = {}
             for param in multipart:
                 if param.get("type") == "file":
                     props[param["name"]] = {"type": "string", "format": "binary"}
                 elif "schema" in param:
                     props[param["name"]] = self.schema_ref(param["schema"])
+                    encoding[param["name"]] = {"contentType": "application/json"}
                 else:
                     props[param["name"]] = {"type": param.get("type", "string")}
                 if param.get("required"):
@@ -309,9 +312,12 @@ class Generator:
             schema: dict[str, Any] = {"type": "object", "properties": props}
             if required:
                 schema["required"] = required
+            media: dict[str, Any] = {"schema": schema}
+            if encoding:
+                media["encoding"] = encoding
             return {
                 "required": bool(required),
-                "content": {"multipart/form-data": {"schema": schema}},
+                "content": {"multipart/form-data": media},
             }
         return None
 

@@ -210,7 +210,8 @@ def test_future_command_is_outside_the_default_window(client, auth, app_id, devi
     assert names(history(client, auth, app_id, device, end=future)) == ["later"]
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     offsets=st.lists(st.integers(0, 5), min_size=0, max_size=6),
     bounds=st.tuples(st.integers(0, 5), st.integers(0, 5)),

@@ -21,7 +21,9 @@ from mockserver.models.events import Events
 from mockserver.models.jobs import JobActions
 from mockserver.models.keys import ApplicationKeys
 from mockserver.models.recipes import DeviceRecipes
+from mockserver.models.telemetry import Telemetry
 from mockserver.models.tokens import ApiTokens
+from mockserver.models.usage import Usage
 from mockserver.models.users import Users
 from mockserver.store import MemoryStore, Store
 from mockserver.streams import Streams
@@ -68,8 +70,8 @@ class Backend:
         self.device_removal_listeners: list[Callable[[dict[str, Any]], None]] = []
         self.recipes = DeviceRecipes(self)
         # -- part 2 models: each line below is owned by its module's author --
-        # telemetry
-        # usage
+        self.telemetry = Telemetry(self)
+        self.usage = Usage(self)
         self.commands = Commands(self)
         self.events = Events(self)
         self.jobs, self.job_actions = Jobs(self), JobActions(self)

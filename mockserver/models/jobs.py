@@ -371,7 +371,7 @@ class JobActions:
         bundle, source = self._bundle_source(principal, bundle_file, options, allow_app=True)
         include = set(options.get("include") or RESOURCE_TYPES)
         conflict = options.get("conflictBehavior", "create")
-        plan = self._plan(app, bundle, include, conflict)  # raises on conflict "error"
+        self._plan(app, bundle, include, conflict)  # refuses now when conflictBehavior is error
         if options.get("dryRun"):
             self._log_import(app["id"], principal, source, options, status="completed",
                              email=form.get("email"), dry_run=True)

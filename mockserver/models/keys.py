@@ -71,7 +71,6 @@ class ApplicationKeys:
             "filterType": "all",
             "deviceIds": [],
             "deviceTags": [],
-            "name": "",
             "description": "",
             "createdById": principal.subject,
             "createdByType": "apiToken" if principal.kind == "apiToken" else "user",
@@ -99,8 +98,13 @@ class ApplicationKeys:
               changes: dict[str, Any]) -> Record:
         record = self._find(principal, application_id, key_id)
         for field in PATCHABLE:
-            if field in changes:
-                record[field] = changes[field] if changes[field] is not None else ""
+            if field not in changes:
+                continue
+            if changes[field] is None:
+                # name: null clears the name (applicationKeyPatch allows it).
+                record.pop(field, None)
+            else:
+                record[field] = changes[field]
         record["lastUpdatedById"] = principal.subject
         record["lastUpdatedByType"] = "apiToken" if principal.kind == "apiToken" else "user"
         touch(record, self.backend.clock)

@@ -92,7 +92,8 @@ class Users:
 
     def refresh_token(self, principal: Principal) -> dict[str, Any]:
         user = self._me(principal)
-        return {"token": self.token_for(user), "userId": user["id"]}
+        # A refreshed token never carries more scopes than the one refreshed.
+        return {"token": self.token_for(user, scopes=sorted(principal.scopes)), "userId": user["id"]}
 
     # ------------------------------------------------------------ /me
 
