@@ -14,6 +14,8 @@ what responses must look like:
 * object-valued query parameters (``style: deepObject`` + ``x-jsonschema``) are
   sent JSON-encoded (``query={"name": "x"}``), the form the official client
   uses, generated from their exact schema;
+* links that can never be followed (``$request.path.X`` where the linking
+  operation has no path parameter X) are dropped;
 * ``page``/``perPage`` are numeric strings: the platform documents them as
   numbers sent as strings, the spec only says "string".
 """
@@ -110,6 +112,7 @@ def _contract_document() -> dict[str, Any]:
             ref = (media or {}).get("schema", {}).get("$ref", "")
             if ref.startswith(LOWERED_PREFIX):
                 media["schema"] = {"$ref": EXACT_PREFIX + ref.removeprefix(LOWERED_PREFIX)}
+            _drop_unresolvable_links(op)
             for param in op.get("parameters", []):
                 if "x-jsonschema" in param:
                     param.pop("style", None)
@@ -119,6 +122,26 @@ def _contract_document() -> dict[str, Any]:
                 elif param.get("in") == "query" and param.get("name") in NUMERIC_QUERY:
                     param["schema"] = {**param["schema"], "pattern": NUMERIC_QUERY[param["name"]]}
     return doc
+
+
+def _drop_unresolvable_links(op: dict[str, Any]) -> None:
+    """Remove links whose ``$request.path.X`` names no path parameter of ``op``.
+
+    Such a link can never be followed (Schemathesis refuses to build a state
+    machine with one); they are a defect of the spec generator, reported, not
+    something an implementation could satisfy.
+    """
+    own = {p["name"] for p in op.get("parameters", []) if p.get("in") == "path"}
+    for response in op.get("responses", {}).values():
+        links = response.get("links")
+        if not links:
+            continue
+        for name, link in list(links.items()):
+            wanted = {str(v).removeprefix("$request.path.")
+                      for v in link.get("parameters", {}).values()
+                      if str(v).startswith("$request.path.")}
+            if wanted - own:
+                del links[name]
 
 
 def contract_document() -> dict[str, Any]:

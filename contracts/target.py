@@ -132,7 +132,9 @@ def open_target(options: Options) -> Target:
             from mockserver.app import create_app
             from mockserver.settings import Settings
 
-            app = create_app(Settings(seed=options.seed))
+            # A second login, so tenant isolation can be checked in-process.
+            app = create_app(Settings(seed=options.seed, users=(
+                MOCK_LOGIN, ("other@example.com", "losant-mock"))))
         base_url = IN_PROCESS_URL
         transport = TestClient(app, base_url=IN_PROCESS_URL, raise_server_exceptions=False)
         transport.__enter__()

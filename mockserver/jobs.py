@@ -263,7 +263,10 @@ class Jobs:
     async def _tick(self) -> None:
         while self._pending:
             await asyncio.sleep(self.tick_s)
-            self.run_due()
+            try:
+                self.run_due()
+            except Exception:  # keep ticking: the next request or clock move may still succeed
+                log.exception("running due jobs failed")
 
     # ------------------------------------------------------------ reading
 
@@ -279,7 +282,8 @@ class Jobs:
         job = self.get(job_id)
         file = (job.get("result") or {}).get("file")
         if job["status"] != "completed" or not file:
-            state = "has no file" if job["status"] == "completed" else f"is {job['status']}"
+            state = {"running": "is still running", "failed": "failed"}.get(job["status"],
+                                                                              "made no file")
             raise NotFound(f"Job {job_id} {state}; nothing to download")
         return file["contentType"], file["content"]
 

@@ -88,6 +88,18 @@ SCHEMA_PATCHES: dict[tuple[str, str], str] = {
     ("devices", "/properties/items/items/properties/attributes"): OBJECT_FORM_NOTE.format(
         flag="attributesAsObject", key="attribute name"
     ),
+    ("deviceRecipe", "/properties/tags"): OBJECT_FORM_NOTE.format(
+        flag="tagsAsObject", key="tag key"
+    ),
+    ("deviceRecipe", "/properties/attributes"): OBJECT_FORM_NOTE.format(
+        flag="attributesAsObject", key="attribute name"
+    ),
+    ("deviceRecipes", "/properties/items/items/properties/tags"): OBJECT_FORM_NOTE.format(
+        flag="tagsAsObject", key="tag key"
+    ),
+    ("deviceRecipes", "/properties/items/items/properties/attributes"): OBJECT_FORM_NOTE.format(
+        flag="attributesAsObject", key="attribute name"
+    ),
 }
 
 

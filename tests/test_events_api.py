@@ -77,7 +77,7 @@ def get_event(client, auth, app, event_id) -> dict[str, Any]:
 # ---------------------------------------------------------------- creation
 
 
-def test_created_event_is_new_and_names_its_creator(client, auth, app, token):
+def test_created_event_is_new_and_names_its_creator(client, auth, app):
     event = post_event(client, auth, app, level="warning", subject="Door open")
     me = client.get("/me", headers=auth).json()
     assert event["state"] == "new"

@@ -75,7 +75,8 @@ def test_me_patch_changes_the_profile_and_reads_back(client, auth):
 def test_me_last_updated_strictly_increases_on_every_patch(client, auth):
     stamps = [client.get("/me", headers=auth).json()["lastUpdated"]]
     for title in ("one", "two", "three"):
-        stamps.append(client.patch("/me", headers=auth, json={"title": title}).json()["lastUpdated"])
+        patched = client.patch("/me", headers=auth, json={"title": title})
+        stamps.append(patched.json()["lastUpdated"])
     assert stamps == sorted(set(stamps))
 
 

@@ -430,18 +430,22 @@ def test_throttled_response_says_when_to_retry(client, auth, app_id, device):
 
 
 def test_refused_state_is_not_stored_streamed_or_counted(client, auth, app_id, device, mock):
-    published = []
-    streams = mock.backend.streams
-    original = streams.publish
-    streams.publish = lambda topic, event, payload: published.append(topic) or 0
-    try:
-        for i in range(30):
-            send(client, auth, app_id, device, {"data": {"n": i}})
-        assert send(client, auth, app_id, device, {"data": {"n": 30}}).status_code == 429
-    finally:
-        streams.publish = original
+    def send_31() -> list[int]:
+        return [send(client, auth, app_id, device, {"data": {"n": i}}).status_code
+                for i in range(31)]
+
+    async def listen() -> list[int]:
+        async with mock.backend.streams.subscribe(f"state/{device}") as subscription:
+            # Deliveries from the request thread are queued on this loop before the
+            # thread's result is, so they have all landed once the await returns.
+            assert await asyncio.to_thread(send_31) == [200] * 30 + [429]
+            streamed = []
+            while not subscription.queue.empty():
+                streamed.append(subscription.queue.get_nowait()[1]["data"]["n"])
+            return streamed
+
+    assert asyncio.run(listen()) == list(range(30))
     assert stored_count(mock, device) == 30
-    assert published == [f"state/{device}"] * 30
     counts = client.get(f"/applications/{app_id}/devices/{device}/payloadCounts", headers=auth)
     assert counts.json()["deviceState"] == 30
 

@@ -48,9 +48,9 @@ def create_key(api: Any, app_path: str, **fields: Any) -> dict[str, Any]:
     return expect_status(api.post(f"{app_path}/keys", body), 201, "creating an access key")
 
 
-def device_token(api: Any, application_id: str, device_id: str, key: dict[str, Any]) -> str:
-    response = api.post("/auth/device", {"applicationId": application_id, "deviceId": device_id,
-                                         "key": key["key"], "secret": key["secret"]}, token=None)
+def device_token(api: Any, device_id: str, key: dict[str, Any]) -> str:
+    response = api.post("/auth/device", {"deviceId": device_id, "key": key["key"],
+                                         "secret": key["secret"]}, token=None)
     return expect_status(response, 200, "authenticating a device with its access key")["token"]
 
 

@@ -86,6 +86,7 @@ from mockserver.query import compile_device_query
 from mockserver.timeseries import iso_from_ms, parse_state_time, resolve_window
 
 if TYPE_CHECKING:
+    from mockserver.jobs import Jobs
     from mockserver.models.backend import Backend
 
 ARCHIVE_MIN_AGE = timedelta(days=31)
@@ -120,7 +121,7 @@ class JobActions:
         self.store = backend.store
 
     @property
-    def jobs(self):
+    def jobs(self) -> Jobs:
         return self.backend.jobs
 
     def _now_ms(self) -> int:

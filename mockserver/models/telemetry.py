@@ -161,12 +161,13 @@ class Telemetry:
             accepted.append((time_ms, conform(types, state.get("data") or {}), state))
         # Everything is validated: from here on nothing can fail half-way.
         source = rest_source(principal)
-        topic = state_topic(device["id"])
+        streams, topic = self.backend.streams, state_topic(device["id"])
         for time_ms, data, raw in accepted:
             if data:
                 self.series.record(device["id"], time_ms, data)
-                self.backend.streams.publish(topic, "deviceState",
-                                             {"time": iso_from_ms(time_ms), "data": data})
+                if streams.subscriber_count(topic):  # the hot path skips building the event
+                    streams.publish(topic, "deviceState",
+                                    {"time": iso_from_ms(time_ms), "data": data})
             self.backend.usage.count(device["applicationId"], device["id"], "deviceState", source,
                                      nbytes=_compact_size(raw))
         return {"success": True}

@@ -364,7 +364,6 @@ async function main() {
         deviceIds: [need(s.thermoA, 'device thermo-a').id],
       },
     });
-    s.anchor = t0;
     return result;
   });
 
