@@ -123,7 +123,7 @@ def open_target(options: Options) -> Target:
     else:
         with warnings.catch_warnings():
             # Starlette nags about httpx vs httpx2; the project pins httpx.
-            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore")
             from starlette.testclient import TestClient
 
         if options.app_factory:

@@ -14,6 +14,7 @@ from typing import Any
 
 import jsonschema
 from connexion.datastructures import MediaTypeDict
+from connexion.exceptions import BadRequestProblem
 from connexion.validators import (
     VALIDATOR_MAP,
     JSONRequestBodyValidator,
@@ -72,6 +73,13 @@ def body_validator_map(spec: PlatformSpec) -> dict[str, Any]:
             super().__init__(schema=schema, **kwargs)
             name = schema.get("x-schema-name")
             self._exact = spec.validator(name) if name else None
+
+        async def wrap_receive(self, receive, *, scope):
+            try:
+                return await super().wrap_receive(receive, scope=scope)
+            except BadRequestProblem:
+                # Connexion's own "RequestBody is required" names no field.
+                raise ValidationError("body: a JSON body is required") from None
 
         async def _parse(self, stream, scope):
             chunks = []

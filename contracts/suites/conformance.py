@@ -77,12 +77,13 @@ def known_ids(losant_target: Any) -> Any:
 
 
 def _run(operation_id: str, mode: str, schema: Any, known: Any, target: Any,
-         config: pytest.Config) -> None:
+         request: pytest.FixtureRequest) -> None:
     from hypothesis import HealthCheck, Phase, given, seed, settings
     from schemathesis import GenerationMode
     from schemathesis.core.failures import FailureGroup
     from schemathesis.generation.feedback import NO_FEEDBACK
 
+    config = request.config
     operation = schema.find_operation_by_id(operation_id)
     generation_mode = GenerationMode(mode)
     count = [0]
@@ -110,11 +111,8 @@ def _run(operation_id: str, mode: str, schema: Any, known: Any, target: Any,
         pytest.fail(f"{operation.method.upper()} {operation.path} ({operation_id}, {mode} data) "
                     f"breaks the contract:\n{group}", pytrace=False)
     finally:
-        CASES[operation_id, mode] = count[0]
-
-
-CASES: dict[tuple[str, str], int] = {}
-"""Cases run per (operation, mode), read by the CLI for its cases/second figure."""
+        # Read by the CLI for its cases/second figure (travels with xdist reports).
+        request.node.user_properties.append(("cases", count[0]))
 
 
 @pytest.mark.parametrize("operation_id", _ordered())
@@ -122,7 +120,7 @@ def test_positive_cases_conform(operation_id: str, conformance_schema: Any, know
                                 losant_target: Any, request: pytest.FixtureRequest) -> None:
     if losant_target.live_safe and operation_id in OUTSIDE_SANDBOX:
         pytest.skip("acts outside the sandbox application")
-    _run(operation_id, "positive", conformance_schema, known_ids, losant_target, request.config)
+    _run(operation_id, "positive", conformance_schema, known_ids, losant_target, request)
 
 
 @pytest.mark.parametrize("operation_id", _ordered())
@@ -131,4 +129,4 @@ def test_invalid_input_is_refused_with_4xx(operation_id: str, conformance_schema
                                            request: pytest.FixtureRequest) -> None:
     if losant_target.live_safe and operation_id in OUTSIDE_SANDBOX:
         pytest.skip("acts outside the sandbox application")
-    _run(operation_id, "negative", conformance_schema, known_ids, losant_target, request.config)
+    _run(operation_id, "negative", conformance_schema, known_ids, losant_target, request)

@@ -1,0 +1,80 @@
+"""``losant-contracts``: validate any implementation of the Losant API.
+
+    losant-contracts run --base-url http://127.0.0.1:8080 \\
+        --email dev@example.com --password losant-mock
+    losant-contracts run --base-url https://api.losant.com --token "$TOKEN" --live-safe
+    losant-contracts run                      # against a fresh in-process mock
+    losant-contracts list                     # the suites
+
+Exit status: 0 when every selected test passed (skips allowed), 1 when any
+failed, 2 for usage errors, 4 when the target could not be used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from contracts.suites import SUITES
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="losant-contracts", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run contract suites against a target")
+    run.add_argument("--base-url", help="the implementation under test "
+                                        "(default: a fresh mock, in-process)")
+    run.add_argument("--token", help="bearer token (user or API token)")
+    run.add_argument("--email", help="user email to log in with")
+    run.add_argument("--password", help="user password to log in with")
+    run.add_argument("--suite", action="append", choices=sorted(SUITES), dest="suites",
+                     help="a suite to run (repeatable; default: all)")
+    run.add_argument("--junit", metavar="PATH", help="write a JUnit XML report")
+    run.add_argument("--live-safe", action="store_true",
+                     help="touch only a sandbox application, stay under rate limits, "
+                          "skip destructive and mock-only tests")
+    run.add_argument("--application-id", help="sandbox application to use instead of "
+                                              "creating one")
+    run.add_argument("--workers", type=int, default=None,
+                     help="parallel workers (needs pytest-xdist)")
+    run.add_argument("--seed", type=int, default=1, help="seed of generated data "
+                                                         "(and of the in-process mock)")
+    run.add_argument("--max-examples", type=int, default=None,
+                     help="examples per property/operation (default: the suites' own)")
+    run.add_argument("-k", dest="select", help="only tests matching this pytest -k expression")
+    run.add_argument("--real-time", action="store_true",
+                     help="allow tests that wait real time (throttle windows) off the mock")
+    run.add_argument("--rate", type=float, default=4.0,
+                     help="client-side requests per second off the mock (default 4)")
+    commands.add_parser("list", help="list the suites")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "list":
+        for name, text in SUITES.items():
+            print(f"{name:12} {text}")
+        return 0
+    if args.base_url and not args.token and not (args.email and args.password):
+        print("losant-contracts: give --token, or --email and --password", file=sys.stderr)
+        return 2
+
+    from contracts.runner import run_suites
+    from contracts.target import Options
+
+    options = Options(base_url=args.base_url, token=args.token, email=args.email,
+                      password=args.password, live_safe=args.live_safe,
+                      application_id=args.application_id, seed=args.seed,
+                      max_examples=args.max_examples, real_time=args.real_time, rate=args.rate)
+    where = args.base_url or "a fresh in-process mock"
+    print(f"losant-contracts: suites {', '.join(args.suites or SUITES)} against {where}"
+          f"{' (live-safe)' if args.live_safe else ''}", flush=True)
+    result = run_suites(args.suites, options, junit=args.junit, workers=args.workers,
+                        select=args.select)
+    print(result.summary(), flush=True)
+    return 0 if result.ok else (4 if result.exit_code == 4 else 1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
