@@ -106,7 +106,8 @@ def login_auth(target: Target) -> type:
 # ---------------------------------------------------------------- schema
 
 
-def build_schema(target: Target, *, max_examples: int, negative: bool = True) -> Any:
+def build_schema(target: Target, *, max_examples: int, negative: bool = True,
+                 document: dict[str, Any] | None = None) -> Any:
     """The contract view loaded into Schemathesis, pointed at ``target``."""
     config = schemathesis.Config.from_dict({
         "generation": {"max-examples": max_examples, "mode": "all" if negative else "positive",
@@ -116,7 +117,7 @@ def build_schema(target: Target, *, max_examples: int, negative: bool = True) ->
             "negative_data_rejection": {"expected-statuses": NEGATIVE_OK},
         },
     })
-    schema = schemathesis.openapi.from_dict(contract_document(), config=config)
+    schema = schemathesis.openapi.from_dict(document or contract_document(), config=config)
     if target.in_process:
         schema.app = target.app
     else:
@@ -133,6 +134,17 @@ def build_schema(target: Target, *, max_examples: int, negative: bool = True) ->
             target.sandbox.record_creation(case.formatted_path, body)
 
     return schema
+
+
+def failure_text(found: BaseException) -> str:
+    """What Schemathesis/Hypothesis found, as readable text (no tracebacks).
+
+    Hypothesis wraps several distinct failures in an ExceptionGroup; each
+    Schemathesis FailureGroup already renders its failures and a curl line.
+    """
+    if isinstance(found, BaseExceptionGroup) and not str(found).startswith("Schemathesis"):
+        return "\n\n".join(failure_text(e) for e in found.exceptions)
+    return str(found)
 
 
 class KnownIds:

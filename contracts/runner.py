@@ -174,7 +174,7 @@ def run_suites(suites: list[str] | None, options: Options, *, junit: str | None 
     args = ["--pyargs", *(module_of(s) for s in chosen),
             "-p", "no:cacheprovider", "-p", "no:logging", "-p", "no:randomly",
             "-c", os.devnull, "--rootdir", str(Path(__file__).resolve().parent),
-            "-W", "ignore::DeprecationWarning", "--tb=short", *option_args(options)]
+            "-W", "ignore::DeprecationWarning", "--assert=plain", *option_args(options)]
     if not plugin_registered():
         args += ["-p", "contracts.plugin"]
     args += ["-qq", "--no-header", "--tb=no"] if quiet else ["-q"]

@@ -29,6 +29,7 @@ from contracts.limiter import RateLimiter
 from contracts.sandbox import Sandbox
 
 MOCK_LOGIN = ("dev@example.com", "losant-mock")
+OTHER_LOGIN = ("other@example.com", "losant-mock")
 IN_PROCESS_URL = "http://testserver"
 
 
@@ -106,6 +107,15 @@ class Target:
         return leftovers
 
 
+def default_mock(seed: int = 1) -> Any:
+    """The mock the suites use in-process: seeded, with a second login so tenant
+    isolation can be checked."""
+    from mockserver.app import create_app
+    from mockserver.settings import Settings
+
+    return create_app(Settings(seed=seed, users=(MOCK_LOGIN, OTHER_LOGIN)))
+
+
 def load_factory(spec: str) -> Any:
     """``package.module:callable`` -> the ASGI app that callable returns."""
     module_name, _, attr = spec.partition(":")
@@ -126,15 +136,8 @@ def open_target(options: Options) -> Target:
             warnings.simplefilter("ignore")
             from starlette.testclient import TestClient
 
-        if options.app_factory:
-            app = load_factory(options.app_factory)
-        else:
-            from mockserver.app import create_app
-            from mockserver.settings import Settings
-
-            # A second login, so tenant isolation can be checked in-process.
-            app = create_app(Settings(seed=options.seed, users=(
-                MOCK_LOGIN, ("other@example.com", "losant-mock"))))
+        app = load_factory(options.app_factory) if options.app_factory \
+            else default_mock(options.seed)
         base_url = IN_PROCESS_URL
         transport = TestClient(app, base_url=IN_PROCESS_URL, raise_server_exceptions=False)
         transport.__enter__()

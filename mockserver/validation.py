@@ -10,6 +10,7 @@ their bracket form before checking them exactly.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import jsonschema
@@ -65,6 +66,18 @@ class NamedParameterValidator(ParameterValidator):
         return f"{parameter_type} parameter {param['name']}: {first_line}"
 
 
+def _no_constant(name: str) -> Any:
+    # Python accepts NaN and Infinity; JSON (and the platform's parser) does not.
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
 def body_validator_map(spec: PlatformSpec) -> dict[str, Any]:
     """Connexion's validator map with the exact JSON body validator for ``spec``."""
 
@@ -93,9 +106,11 @@ def body_validator_map(spec: PlatformSpec) -> dict[str, Any]:
             if not text:
                 return None
             try:
-                return json.loads(text)
+                return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
             except json.JSONDecodeError as exc:
                 raise ValidationError(f"body: malformed JSON ({exc.msg} at {exc.pos})") from None
+            except ValueError as exc:
+                raise ValidationError(f"body: malformed JSON ({exc})") from None
 
         def _validate(self, body: Any) -> None:
             if body is None:

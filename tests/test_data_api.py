@@ -307,6 +307,16 @@ def test_result_whose_estimate_is_over_the_cap_but_whose_size_is_not_is_served(c
     assert len(result["devices"][device]["points"]) == 500
 
 
+def test_time_at_value_over_millions_of_buckets_is_refused_with_400(client, auth, app_id,
+                                                                   device):
+    send(client, auth, app_id, device, {"data": {"s": "on"}, "time": BASE_MS})
+    response = series_query(client, auth, app_id, start=BASE_MS, end=BASE_MS + 10 * 86_400_000,
+                            resolution=1, deviceIds=[device],
+                            aggregation={"type": "TIMEATVALUE", "options": {"value": "on"}})
+    assert response.status_code == 400
+    assert "30MB" in response.json()["message"]
+
+
 # -- last values ------------------------------------------------------------------------------
 
 

@@ -24,13 +24,16 @@ def device(live):
 
 
 def _hammer(url: str, headers: dict, calls: int) -> list[int]:
-    def send(i: int) -> int:
-        with httpx.Client() as client:
+    """``calls`` state reports from 50 threads over up to 50 parallel connections."""
+    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+    with httpx.Client(limits=limits, timeout=60) as client:
+
+        def send(i: int) -> int:
             return client.post(f"{url}/state", headers=headers,
                                json={"data": {"temperature": i}}).status_code
 
-    with ThreadPoolExecutor(CLIENTS) as pool:
-        return list(pool.map(send, range(calls)))
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            return list(pool.map(send, range(calls)))
 
 
 def test_fifty_parallel_clients_get_exactly_thirty_states_accepted(live, device):

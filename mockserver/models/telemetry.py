@@ -84,7 +84,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from mockserver.auth import Principal
-from mockserver.errors import BadRequest, Forbidden, NotFound, ValidationError
+from mockserver.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, ValidationError
 from mockserver.models.base import MAX_PER_PAGE, Record, int_param, public
 from mockserver.models.commands import state_topic
 from mockserver.models.usage import rest_source
@@ -265,18 +265,25 @@ class Telemetry:
                              for d in devices},
         }
         ids = [d["id"] for d in devices]
+
+        def run() -> dict[str, Any]:
+            try:
+                return self.series.time_series(ids, order=body.get("order", "asc"), **query)
+            except PayloadTooLarge as exc:  # the store's own memory guard: a size refusal too
+                raise BadRequest(exc.message) from None
+
         throttles = self.backend.throttles
         if size_rule is None or not throttles.enabled:
-            return self.series.time_series(ids, order=body.get("order", "asc"), **query)
+            return run()
         cap = size_rule.max_bytes or 0
         estimate = self.series.estimated_result_bytes(ids, **query)
         if estimate <= cap:
-            return self.series.time_series(ids, order=body.get("order", "asc"), **query)
+            return run()
         if estimate > SIZE_ESTIMATE_SLACK * cap:
             raise BadRequest(f"{size_rule.refusal()}; this one would be about {estimate} bytes: "
                              "narrow the window, the devices or the attributes, or use a "
                              "coarser resolution")
-        result = self.series.time_series(ids, order=body.get("order", "asc"), **query)
+        result = run()
         throttles.check_size(size_rule, len(json.dumps(result)))
         return result
 

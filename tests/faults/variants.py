@@ -1,0 +1,154 @@
+"""The broken mocks, one defect each (and the unbroken one to compare with).
+
+Every factory returns an ASGI app built exactly as the suites build their
+in-process mock (contracts.target.default_mock), then breaks one thing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contracts.target import default_mock
+from tests.faults.middleware import RewriteResponses
+
+DEVICES = r"/applications/[0-9a-f]{24}/devices"
+DEVICE = DEVICES + r"/[0-9a-f]{24}"
+
+
+def unbroken() -> Any:
+    return default_mock()
+
+
+# ---------------------------------------------------------------- conformance
+
+
+def wrong_status_code() -> Any:
+    """Creating a device answers 200 instead of the documented 201."""
+    return RewriteResponses(default_mock(), "POST", DEVICES,
+                            lambda status, body, _: (200 if status == 201 else status, body))
+
+
+def mistyped_field() -> Any:
+    """A device reads back with a number where its name (a string) belongs."""
+    def rewrite(status: int, body: Any, _: bytes) -> tuple[int, Any]:
+        if status == 200 and isinstance(body, dict) and "name" in body:
+            body["name"] = 12345
+        return status, body
+
+    return RewriteResponses(default_mock(), "GET", DEVICE, rewrite)
+
+
+# ---------------------------------------------------------------- behaviour
+
+
+def missing_field() -> Any:
+    """A device reads back without its description."""
+    def rewrite(status: int, body: Any, _: bytes) -> tuple[int, Any]:
+        if status == 200 and isinstance(body, dict):
+            body.pop("description", None)
+        return status, body
+
+    return RewriteResponses(default_mock(), "GET", DEVICE, rewrite)
+
+
+def overlapping_pages() -> Any:
+    """Every page after the first starts one item early (pages overlap)."""
+    mock = default_mock()
+    devices = mock.backend.devices
+    original = devices.list
+
+    def list_overlapping(principal: Any, application_id: str, params: dict) -> dict:
+        page, per_page = int(params.get("page") or 0), int(params.get("perPage") or 100)
+        if page == 0:
+            return original(principal, application_id, params)
+        wide = original(principal, application_id,
+                        {**params, "page": 0, "perPage": (page + 1) * per_page})
+        start = page * per_page - 1
+        items = wide["items"][start:start + per_page]
+        return {**wide, "items": items, "count": len(items), "page": page, "perPage": per_page}
+
+    devices.list = list_overlapping
+    return mock
+
+
+def ignored_filter() -> Any:
+    """filterField/filter are accepted and ignored."""
+    mock = default_mock()
+    devices = mock.backend.devices
+    original = devices.list
+    devices.list = lambda principal, app_id, params: original(
+        principal, app_id, {k: v for k, v in params.items() if k not in ("filter", "filterField")})
+    return mock
+
+
+def wrong_aggregate() -> Any:
+    """Every aggregated time-series value is off by one."""
+    def rewrite(status: int, body: Any, _: bytes) -> tuple[int, Any]:
+        for device in (body.get("devices") or {}).values() if isinstance(body, dict) else ():
+            for point in device.get("points", []):
+                for name, value in point.get("data", {}).items():
+                    if isinstance(value, int | float) and not isinstance(value, bool):
+                        point["data"][name] = value + 1
+        return status, body
+
+    return RewriteResponses(default_mock(), "POST",
+                            r"/applications/[0-9a-f]{24}/data/time-series-query", rewrite)
+
+
+def patch_not_persisted() -> Any:
+    """PATCH answers with the change but the store keeps the old device."""
+    mock = default_mock()
+    devices = mock.backend.devices
+    original = devices.patch
+
+    def patch_and_forget(principal: Any, app_id: str, device_id: str, changes: dict,
+                         params: dict) -> Any:
+        record = devices.find(principal, app_id, device_id)
+        kept = {**record, "tags": list(record.get("tags", []))}
+        answer = original(principal, app_id, device_id, changes, params)
+        record.clear()
+        record.update(kept)
+        mock.backend.store.put("devices", record)
+        return answer
+
+    devices.patch = patch_and_forget
+    return mock
+
+
+# ---------------------------------------------------------------- stateful
+
+
+def create_not_persisted() -> Any:
+    """POST .../devices answers 201 but the device is never stored."""
+    mock = default_mock()
+    devices = mock.backend.devices
+    original = devices.create
+
+    def create_and_drop(*args: Any, **kwargs: Any) -> Any:
+        created = original(*args, **kwargs)
+        mock.backend.store.get("devices", created["id"])["deletedAt"] = created["creationDate"]
+        return created
+
+    devices.create = create_and_drop
+    return mock
+
+
+# ---------------------------------------------------------------- auth
+
+
+def leaky_device_token() -> Any:
+    """A device token reaches every device of its application, whatever its key says."""
+    mock = default_mock()
+    keys = mock.backend.keys
+    keys.reach = lambda principal: (lambda device: True)
+    return mock
+
+
+# ---------------------------------------------------------------- throttle
+
+
+def missing_throttle() -> Any:
+    """No window or concurrency limit is enforced."""
+    mock = default_mock()
+    mock.throttles.enabled = False
+    return mock

@@ -1,0 +1,66 @@
+"""The contract suites catch real defects, and name them.
+
+Each test runs one suite (a small selection of it, few examples) against the
+mock with one deliberate defect (tests/faults) and asserts that the suite
+FAILS with a message naming the defect; the same selection PASSES against the
+unbroken mock. The suites run exactly as ``losant-contracts run`` runs them.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from contracts.runner import RunResult, run_suites
+from contracts.target import Options
+
+FAULTS = "tests.faults.variants"
+
+# (suite, -k selection, fault variant, words the failure must contain)
+CASES = [
+    ("conformance", "positive and devices.post", "wrong_status_code",
+     ["POST /applications/{applicationId}/devices", "Undocumented status code"]),
+    ("conformance", "positive and device.get", "mistyped_field",
+     ["exact schema", "name", "is not of type 'string'"]),
+    ("stateful", "", "create_not_persisted", ["chain broke the contract"]),
+    ("behaviour", "created_device_reads_back", "missing_field",
+     ["description", "does not read back equal"]),
+    ("behaviour", "pages_partition", "overlapping_pages",
+     ["returned items already on page", "paging broken"]),
+    ("behaviour", "glob_filter", "ignored_filter", ["filter ignored or wrong"]),
+    ("behaviour", "time_series_aggregates", "wrong_aggregate", ["wrong aggregate"]),
+    ("behaviour", "patch_changes_exactly", "patch_not_persisted", ["patch not applied"]),
+    ("auth", "cannot_read_another_device", "leaky_device_token",
+     ["leaky authorisation", "device token read another device"]),
+    ("throttle", "window_limit and sendState", "missing_throttle",
+     ["accepted call 31", "missing throttle"]),
+    ("throttle", "concurrency", "missing_throttle", ["missing concurrency limit"]),
+]
+
+
+def _run(suite: str, select: str, variant: str) -> RunResult:
+    options = Options(app_factory=f"{FAULTS}:{variant}", max_examples=4)
+    return run_suites([suite], options, select=select or None, quiet=True)
+
+
+def _ids(case: tuple) -> str:
+    return f"{case[0]}-{case[2]}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[_ids(c) for c in CASES])
+def test_suite_fails_on_the_broken_mock_naming_the_defect(case: tuple) -> None:
+    suite, select, variant, words = case
+    result = _run(suite, select, variant)
+    assert not result.ok, f"the {suite} suite passed against the '{variant}' mock"
+    text = "\n".join(f.message for f in result.failures)
+    missing = [w for w in words if w not in text]
+    assert not missing, f"failure message lacks {missing}:\n{text[:3000]}"
+
+
+@pytest.mark.parametrize(
+    ("suite", "select"),
+    sorted({(c[0], c[1]) for c in CASES}),
+    ids=lambda v: v.replace(" ", "_") or "all")
+def test_same_selection_passes_on_the_unbroken_mock(suite: str, select: str) -> None:
+    result = _run(suite, select, "unbroken")
+    assert result.ok, result.summary()
+    assert sum(s.passed for s in result.suites.values()) > 0, "nothing ran"
