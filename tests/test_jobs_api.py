@@ -703,10 +703,13 @@ def test_devices_export_with_a_bad_query_is_refused(client, auth, app_id):
     assert jobs(client) == []
 
 
-def test_payload_counts_count_each_devices_reports_in_the_window(
-        client, auth, app_id, devices, mock):
-    now = mock.backend.clock.now_ms()
-    seed_state(mock, devices["Truck 115 ELD"], now - 5000, now - 4000, now - 100_000)
+def test_payload_counts_count_each_devices_reports_received_in_the_window(
+        client, auth, app_id, devices):
+    state_url = f"/applications/{app_id}/devices/{devices['Truck 115 ELD']}/state"
+    client.post(state_url, headers=auth, json={"data": {}})
+    client.post("/_mock/clock", json={"advance": 100})
+    for _ in range(2):
+        assert client.post(state_url, headers=auth, json={"data": {}}).status_code == 200
     record = finished(client, client.post(f"/applications/{app_id}/devices/payloadCounts",
                                           headers=auth, json={"start": -10_000}))
     counts = {r["name"]: int(r["statePayloads"])

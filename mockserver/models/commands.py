@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from mockserver.auth import Principal
 from mockserver.errors import ValidationError
 from mockserver.models.base import Record, int_param
+from mockserver.models.usage import json_size, rest_source
 from mockserver.query import compile_device_query
 from mockserver.timeseries import iso_from_ms, parse_state_time, resolve_window
 
@@ -91,7 +92,7 @@ class Commands:
         """device.sendCommand: store and publish one command for one device."""
         device = self.backend.devices.find(principal, application_id, device_id)
         template = self._template(body)
-        self._deliver(device, template)
+        self._deliver(device, template, rest_source(principal))
         return {"success": True}
 
     def send_many(self, principal: Principal, application_id: str,
@@ -100,9 +101,10 @@ class Commands:
         template = self._template(body)
         selected = self._selector(body)
         # Validation is over: from here on nothing can fail half-way.
+        source = rest_source(principal)
         for device in self.backend.devices.selection(principal, application_id):
             if selected(device):
-                self._deliver(device, template)
+                self._deliver(device, template, source)
         return {"success": True}
 
     def _template(self, body: dict[str, Any]) -> Record:
@@ -113,12 +115,14 @@ class Commands:
             template["payload"] = body["payload"]
         return template
 
-    def _deliver(self, device: Record, template: Record) -> None:
+    def _deliver(self, device: Record, template: Record, source: str) -> None:
         command = {"id": self.backend.ids.new(), "deviceId": device["id"],
                    "applicationId": device["applicationId"], **template}
         self.store.put(KIND, command)
-        self.backend.streams.publish(command_topic(device["id"]), "deviceCommand",
-                                     self.render(command))
+        rendered = self.render(command)
+        self.backend.usage.count(device["applicationId"], device["id"], "deviceCommand", source,
+                                 nbytes=json_size(rendered))
+        self.backend.streams.publish(command_topic(device["id"]), "deviceCommand", rendered)
 
     @staticmethod
     def _selector(body: dict[str, Any]) -> Callable[[Record], bool]:
@@ -204,6 +208,8 @@ class MqttMessages:
         message = {"topic": topic, "message": body["message"]}
         streams = self.backend.streams
         prefix = mqtt_topic(app["id"], "")
+        self.backend.usage.count(app["id"], None, "mqttOut", rest_source(principal),
+                                 nbytes=json_size(message))
         for subscribed in streams.topics(prefix):
             if topic_matches(subscribed[len(prefix):], topic):
                 streams.publish(subscribed, "mqttMessage", message)

@@ -245,7 +245,8 @@ class Devices:
             "tags": list(body.get("tags", [])),
             "attributes": list(body.get("attributes", [])),
             "deviceClass": body.get("deviceClass", "standalone"),
-            "connectionInfo": {"connected": 0},
+            # null: never connected (the schema's third state, besides 1 and 0).
+            "connectionInfo": {"connected": None},
             "keepDuplicates": body.get("keepDuplicates", False),
         }
         for field in ("gatewayId", "parentId", "systemInterval"):
@@ -253,7 +254,6 @@ class Devices:
                 device[field] = body[field]
         self._check(app["id"], device)
         stamp_new(device, self.backend.clock)
-        device["connectionInfo"]["time"] = device["creationDate"]
         self.store.put(KIND, device)
         return self.render(device, params)
 

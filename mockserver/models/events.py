@@ -39,6 +39,7 @@ from mockserver.clock import iso
 from mockserver.errors import NotFound, ValidationError
 from mockserver.jobs import Enqueued, export_file
 from mockserver.models.base import Record, collection, public, stamp_new, touch
+from mockserver.models.usage import json_size, rest_source
 from mockserver.query import compile_event_query, glob_matcher
 from mockserver.timeseries import iso_from_ms, parse_state_time
 
@@ -146,7 +147,10 @@ class Events:
             event["creationDate"] = iso_from_ms(
                 parse_state_time(body["creationDate"], now_ms, field="body.creationDate"))
         self.store.put(KIND, event)
-        return public(event)
+        rendered = public(event)
+        self.backend.usage.count(app["id"], event.get("deviceId"), "event",
+                                 rest_source(principal), nbytes=json_size(rendered))
+        return rendered
 
     def get(self, principal: Principal, application_id: str, event_id: str) -> Record:
         self.backend.jobs.run_due()

@@ -87,7 +87,7 @@ from mockserver.auth import Principal
 from mockserver.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, ValidationError
 from mockserver.models.base import MAX_PER_PAGE, Record, int_param, public
 from mockserver.models.commands import state_topic
-from mockserver.models.usage import rest_source
+from mockserver.models.usage import json_size, rest_source
 from mockserver.query import compile_device_query, device_value, sort_and_page
 from mockserver.timeseries import (
     EARLIEST_MS,
@@ -123,10 +123,6 @@ def reporting_device(backend: Backend, principal: Principal, application_id: str
         raise Forbidden(f"Device {principal.subject} may not report for device {device_id}: "
                         "a device reports for itself, a gateway also for its peripherals")
     return device
-
-
-def _compact_size(value: Any) -> int:
-    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
 
 
 # -- state ---------------------------------------------------------------------------------
@@ -169,7 +165,7 @@ class Telemetry:
                     streams.publish(topic, "deviceState",
                                     {"time": iso_from_ms(time_ms), "data": data})
             self.backend.usage.count(device["applicationId"], device["id"], "deviceState", source,
-                                     nbytes=_compact_size(raw))
+                                     nbytes=json_size(raw))
         return {"success": True}
 
     # ------------------------------------------------------------ one device
@@ -334,7 +330,7 @@ class Connections:
             self.store.put("devices", device)
         self.backend.usage.count(device["applicationId"], device["id"],
                                  "deviceConnect" if connected else "deviceDisconnect",
-                                 rest_source(principal), nbytes=_compact_size(body))
+                                 rest_source(principal), nbytes=json_size(body))
         return {"success": True}
 
     def log_entries(self, principal: Principal, application_id: str, device_id: str,

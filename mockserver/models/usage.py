@@ -49,6 +49,7 @@ Semantics (the "fidelity notes")
 
 from __future__ import annotations
 
+import json
 import threading
 from array import array
 from collections.abc import Iterable, Mapping
@@ -80,6 +81,11 @@ DEFAULT_WINDOW_MS = 30 * DAY_MS
 MAX_BUCKETS = 100_000
 SUMMARY_PARTS = ("deviceCounts", "notebookMinuteCounts", "payloadCounts")
 _NOTEBOOK_ZEROS = {"minutes": 0, "completed": 0, "canceled": 0, "errored": 0, "timeout": 0}
+
+
+def json_size(value: Any) -> int:
+    """Bytes of a message as compact JSON: what ``asBytes`` counts."""
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
 
 
 def rest_source(principal: Principal | None) -> str:
@@ -180,10 +186,16 @@ class Usage:
                               params: Mapping[str, Any]) -> dict[str, int]:
         """device.payloadCounts: the device's messages by type over the window."""
         device = self.backend.devices.find(principal, application_id, device_id)
-        edges = self._window_edges(params)
+        start, end = self._window(params)
+        return self.device_totals(device["applicationId"], device["id"], start, end)
+
+    def device_totals(self, application_id: str, device_id: str, start_ms: int,
+                      end_ms: int) -> dict[str, int]:
+        """A device's messages by payload type received in [start_ms, end_ms]."""
+        edges = np.array([start_ms, max(start_ms, end_ms + 1)], np.int64)
         out = dict.fromkeys(DEVICE_PAYLOAD_KINDS, 0)
-        for (dev, kind, _source), value in self._totals(device["applicationId"], edges, False):
-            if dev == device["id"] and kind in out:
+        for (dev, kind, _source), value in self._totals(application_id, edges, False):
+            if dev == device_id and kind in out:
                 out[kind] += value
         return out
 
