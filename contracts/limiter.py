@@ -55,7 +55,8 @@ class RateLimiter:
         limit = 1 if throttle["kind"] == "interval" else int(throttle["limit"])
         allowed = max(1, int(limit * self.margin))
         bucket = throttle.get("bucket") or operation.id
-        return self._windows.setdefault((bucket, key), deque()), allowed, float(throttle["window_s"])
+        times = self._windows.setdefault((bucket, key), deque())
+        return times, allowed, float(throttle["window_s"])
 
     def _window_wait(self, operation: SpecOperation | None, key: str) -> float:
         times, allowed, window_s = self._window(operation, key)

@@ -65,7 +65,8 @@ class Sandbox:
     # ------------------------------------------------------------ cleanup
 
     def inside(self, path: str) -> bool:
-        return bool(self.application_id) and path.startswith(f"/applications/{self.application_id}/")
+        prefix = f"/applications/{self.application_id}/"
+        return bool(self.application_id) and path.startswith(prefix)
 
     def plan(self) -> list[str]:
         """The DELETEs close() sends, in order."""

@@ -14,7 +14,8 @@ SUITES: dict[str, str] = {
                  "sorting, filters, advanced queries, state, time series, commands, events.",
     "auth": "Missing, invalid, tampered and revoked tokens; device and application token reach; "
             "tenant isolation.",
-    "throttle": "Window limits (exactly the limit, then 429, then recovery) and concurrency limits.",
+    "throttle": "Window limits (exactly the limit, then 429, then recovery) and concurrency "
+                "limits.",
 }
 
 

@@ -85,9 +85,9 @@ def _run(operation_id: str, mode: str, schema: Any, known: Any, target: Any,
     from hypothesis import HealthCheck, Phase, given, seed, settings
     from schemathesis import GenerationMode
     from schemathesis.core.failures import FailureGroup
+    from schemathesis.generation.feedback import NO_FEEDBACK
 
     from contracts.fuzz import failure_text
-    from schemathesis.generation.feedback import NO_FEEDBACK
 
     config = request.config
     operation = schema.find_operation_by_id(operation_id)
@@ -111,14 +111,18 @@ def _run(operation_id: str, mode: str, schema: Any, known: Any, target: Any,
             target.reset_throttles()
         case.call_and_validate()
 
+    found_text = None
     try:
         check()
     except (FailureGroup, BaseExceptionGroup, AssertionError) as found:
-        pytest.fail(f"{operation.method.upper()} {operation.path} ({operation_id}, {mode} data) "
-                    f"breaks the contract:\n{failure_text(found)}", pytrace=False)
+        found_text = failure_text(found)
     finally:
         # Read by the CLI for its cases/second figure (travels with xdist reports).
         request.node.user_properties.append(("cases", count[0]))
+    if found_text is not None:
+        # Outside the except block, so pytest shows the message, not a chained traceback.
+        pytest.fail(f"{operation.method.upper()} {operation.path} ({operation_id}, {mode} data) "
+                    f"breaks the contract:\n{found_text}", pytrace=False)
 
 
 @pytest.mark.parametrize("operation_id", _ordered())

@@ -172,11 +172,14 @@ def test_link_chains_keep_resources_consistent(losant_target: Any,
     chosen = settings(max_examples=scenarios, stateful_step_count=STEPS, deadline=None,
                       database=None, derandomize=True, phases=[Phase.generate],
                       suppress_health_check=list(HealthCheck))
+    found_text = None
     try:
         machine.run(settings=chosen)
     except Exception as found:
         if not (machine.first_failure or isinstance(found, FailureGroup | BaseExceptionGroup
                                                      | AssertionError)):
             raise
-        pytest.fail(f"a create/read/update/delete chain broke the contract:\n"
-                    f"{machine.first_failure or failure_text(found)}", pytrace=False)
+        found_text = machine.first_failure or failure_text(found)
+    if found_text is not None:
+        pytest.fail(f"a create/read/update/delete chain broke the contract:\n{found_text}",
+                    pytrace=False)

@@ -26,8 +26,6 @@ from contracts.suites._support import create_device, defect, expect_status, uniq
 
 pytestmark = [pytest.mark.losant_suite("throttle"), pytest.mark.losant_real_time]
 
-Call = Callable[[Any, str], Any]  # (client, key id) -> response
-
 
 def _device_call(suffix: str, body: Callable[[int], Any]) -> Callable[[Any, Any, str, int], Any]:
     return lambda api, target, device_id, i: api.post(

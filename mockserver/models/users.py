@@ -93,7 +93,8 @@ class Users:
     def refresh_token(self, principal: Principal) -> dict[str, Any]:
         user = self._me(principal)
         # A refreshed token never carries more scopes than the one refreshed.
-        return {"token": self.token_for(user, scopes=sorted(principal.scopes)), "userId": user["id"]}
+        token = self.token_for(user, scopes=sorted(principal.scopes))
+        return {"token": token, "userId": user["id"]}
 
     # ------------------------------------------------------------ /me
 
@@ -108,9 +109,9 @@ class Users:
 
     def patch_me(self, principal: Principal, changes: dict[str, Any]) -> Record:
         user = self._me(principal)
-        if "email" in changes and changes["email"].lower() != user["email"]:
-            if self.by_email(changes["email"]) is not None:
-                raise ValidationError(f"body.email: {changes['email']} is already in use")
+        if ("email" in changes and changes["email"].lower() != user["email"]
+                and self.by_email(changes["email"]) is not None):
+            raise ValidationError(f"body.email: {changes['email']} is already in use")
         if "password" in changes:
             current = changes.get("currentCredentials") or {}
             given = current.get("password", "") if isinstance(current, dict) else ""
