@@ -88,6 +88,7 @@ def body_validator_map(spec: PlatformSpec) -> dict[str, Any]:
             self._exact = spec.validator(name) if name else None
 
         async def wrap_receive(self, receive, *, scope):
+            receive = await _buffer_chunked(receive, scope)
             try:
                 return await super().wrap_receive(receive, scope=scope)
             except BadRequestProblem:
@@ -125,6 +126,40 @@ def body_validator_map(spec: PlatformSpec) -> dict[str, Any]:
     body["*/*json"] = ExactJSONBodyValidator
     body["multipart/form-data"] = MultipartFormValidator
     return {"parameter": NamedParameterValidator, "body": body}
+
+
+async def _buffer_chunked(receive, scope):
+    """Give a chunked body (no Content-Length) a length, so it is not read as absent.
+
+    Connexion decides "no body" from a missing or zero Content-Length; a client
+    streaming its JSON with Transfer-Encoding: chunked would otherwise be told
+    its body is missing.
+    """
+    headers = Headers(scope=scope)
+    if "content-length" in headers or "chunked" not in headers.get("transfer-encoding", ""):
+        return receive
+    chunks, size, more = [], 0, True
+    while more:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise PayloadTooLarge(f"body: larger than {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    body = b"".join(chunks)
+    scope["headers"] = [
+        (name, value) for name, value in scope["headers"] if name.lower() != b"transfer-encoding"
+    ] + [(b"content-length", str(len(body)).encode())]
+    replay = iter([{"type": "http.request", "body": body, "more_body": False}])
+
+    async def receive_() -> dict:
+        try:
+            return next(replay)
+        except StopIteration:
+            return await receive()
+
+    return receive_
 
 
 class MultipartFormValidator(MultiPartFormDataValidator):
