@@ -76,8 +76,12 @@ class TokenSigner:
                 issuer=ISSUER,
                 # Time claims are checked against the mock's clock below, not the
                 # wall clock: after a clock advance, iat lies in the real future.
-                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False,
-                         "require": ["sub", "typ", "iat"]},
+                options={
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                    "require": ["sub", "typ", "iat"],
+                },
             )
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"Authorization token is invalid: {exc}") from None
@@ -136,13 +140,12 @@ def bearer_handler_class(authenticator: Authenticator) -> type[BearerSecurityHan
 def require_scope(principal: Principal, operation: Operation) -> None:
     """403 unless the token carries one of the scopes the operation accepts."""
     if not principal.scopes & operation.scopes:
-        raise Forbidden(
-            f"Token scopes {sorted(principal.scopes)} do not permit {operation.id}"
-        )
+        raise Forbidden(f"Token scopes {sorted(principal.scopes)} do not permit {operation.id}")
 
 
-def require_application(principal: Principal, application: dict[str, Any] | None,
-                        application_id: str) -> dict[str, Any]:
+def require_application(
+    principal: Principal, application: dict[str, Any] | None, application_id: str
+) -> dict[str, Any]:
     """The application, if this principal may reach it.
 
     A user asking for another user's application gets the same 404 as for one

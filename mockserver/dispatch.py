@@ -64,8 +64,15 @@ Handler = Callable[[Call], Any]
 
 
 class Dispatcher:
-    def __init__(self, spec: PlatformSpec, backend: Backend, handlers: dict[str, Handler],
-                 throttles: Throttles, *, check_responses: bool = False) -> None:
+    def __init__(
+        self,
+        spec: PlatformSpec,
+        backend: Backend,
+        handlers: dict[str, Handler],
+        throttles: Throttles,
+        *,
+        check_responses: bool = False,
+    ) -> None:
         self.spec = spec
         self.backend = backend
         self.handlers = handlers
@@ -87,8 +94,9 @@ class Dispatcher:
 
         async def endpoint(**kwargs: Any) -> Any:
             body = kwargs.pop("body", None)
-            call = Call(self.backend, operation, self._principal(operation), kwargs, body,
-                        context.scope)
+            call = Call(
+                self.backend, operation, self._principal(operation), kwargs, body, context.scope
+            )
             self._normalize_object_params(call)
             self._throttle(call)
             result = handler(call)
@@ -133,8 +141,11 @@ class Dispatcher:
         if key is None and call.principal is not None:
             # e.g. mqttPublishMessage "per device" without a device in the path:
             # the calling device (or, for users and tokens, the application).
-            key = (call.principal.subject if call.principal.kind == "device"
-                   else call.params.get("applicationId"))
+            key = (
+                call.principal.subject
+                if call.principal.kind == "device"
+                else call.params.get("applicationId")
+            )
         self.throttles.acquire_window(rule, key or "-")
 
     def _reply(self, operation: Operation, result: Any) -> Any:
@@ -161,9 +172,11 @@ def _bracket_flags(value: Any) -> Any:
     """
     if isinstance(value, dict):
         return {
-            key: (item.lower() == "true"
-                  if key == "$ci" and isinstance(item, str) and item.lower() in ("true", "false")
-                  else _bracket_flags(item))
+            key: (
+                item.lower() == "true"
+                if key == "$ci" and isinstance(item, str) and item.lower() in ("true", "false")
+                else _bracket_flags(item)
+            )
             for key, item in value.items()
         }
     if isinstance(value, list):

@@ -51,8 +51,14 @@ class Journal:
         self.entries.append(entry)
         await app(scope, receive, recording_send)
 
-    def query(self, *, path: str | None = None, status: int | None = None,
-              method: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    def query(
+        self,
+        *,
+        path: str | None = None,
+        status: int | None = None,
+        method: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
         """Entries oldest first; ``path`` matches as a prefix or a ``*`` glob."""
         from mockserver.query import glob_matcher
 
@@ -60,7 +66,8 @@ class Journal:
         if path:
             matches_path = glob_matcher(path if "*" in path else path + "*")
         found = [
-            e for e in self.entries
+            e
+            for e in self.entries
             if (matches_path is None or matches_path(e["path"]))
             and (status is None or e["status"] == status)
             and (method is None or e["method"] == method.upper())

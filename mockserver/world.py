@@ -15,12 +15,38 @@ if TYPE_CHECKING:
     from mockserver.models.backend import Backend
     from mockserver.settings import Settings
 
-DEVICE_FIELDS = ("name", "description", "tags", "attributes", "deviceClass", "systemInterval",
-                 "keepDuplicates")
-KEY_FIELDS = ("name", "description", "filterType", "deviceIds", "deviceTags", "status",
-              "pubTopics", "subTopics")
-RECIPE_FIELDS = ("name", "deviceName", "description", "deviceDescription", "tags", "attributes",
-                 "deviceClass", "gatewayId", "parentId", "systemInterval", "keepDuplicates")
+DEVICE_FIELDS = (
+    "name",
+    "description",
+    "tags",
+    "attributes",
+    "deviceClass",
+    "systemInterval",
+    "keepDuplicates",
+)
+KEY_FIELDS = (
+    "name",
+    "description",
+    "filterType",
+    "deviceIds",
+    "deviceTags",
+    "status",
+    "pubTopics",
+    "subTopics",
+)
+RECIPE_FIELDS = (
+    "name",
+    "deviceName",
+    "description",
+    "deviceDescription",
+    "tags",
+    "attributes",
+    "deviceClass",
+    "gatewayId",
+    "parentId",
+    "systemInterval",
+    "keepDuplicates",
+)
 
 
 def initial_world(settings: Settings) -> dict[str, Any]:
@@ -29,8 +55,11 @@ def initial_world(settings: Settings) -> dict[str, Any]:
     import fixtures
 
     if settings.fixtures is not None:
-        return fixtures.complete_world(fixtures.load_world_file(settings.fixtures),
-                                       settings.seed, source=str(settings.fixtures))
+        return fixtures.complete_world(
+            fixtures.load_world_file(settings.fixtures),
+            settings.seed,
+            source=str(settings.fixtures),
+        )
     users = list(settings.users) or None
     return fixtures.build_world(settings.seed, users=users)
 
@@ -45,8 +74,10 @@ def import_world(backend: Backend, world: dict[str, Any]) -> dict[str, Any]:
     logins = []
     for spec in world.get("users", []):
         user = backend.users.create(
-            email=spec["email"], password=spec["password"],
-            first_name=spec.get("firstName", ""), last_name=spec.get("lastName", ""),
+            email=spec["email"],
+            password=spec["password"],
+            first_name=spec.get("firstName", ""),
+            last_name=spec.get("lastName", ""),
             ident=spec.get("id"),
         )
         for field in ("companyName", "title", "phoneNumber", "location", "url"):
@@ -66,30 +97,66 @@ def import_world(backend: Backend, world: dict[str, Any]) -> dict[str, Any]:
         keys = []
         for key_spec in spec.get("keys", []):
             body = {k: key_spec[k] for k in KEY_FIELDS if k in key_spec}
-            key = backend.keys.create(owner, app["id"], body, key=key_spec.get("key"),
-                                      secret=key_spec.get("secret"), ident=key_spec.get("id"))
-            keys.append({"id": key["id"], "key": key["key"], "secret": key["secret"],
-                         "filterType": key.get("filterType")})
+            key = backend.keys.create(
+                owner,
+                app["id"],
+                body,
+                key=key_spec.get("key"),
+                secret=key_spec.get("secret"),
+                ident=key_spec.get("id"),
+            )
+            keys.append(
+                {
+                    "id": key["id"],
+                    "key": key["key"],
+                    "secret": key["secret"],
+                    "filterType": key.get("filterType"),
+                }
+            )
         tokens = []
         for token_spec in spec.get("tokens", []):
-            body = {k: token_spec[k] for k in ("name", "description", "scope", "status",
-                                                "expirationDate") if k in token_spec}
-            token = backend.tokens.create(owner, "application", app["id"], body,
-                                          ident=token_spec.get("id"), token=token_spec.get("token"))
-            tokens.append({"id": token["id"], "name": token["name"], "scope": token["scope"],
-                           "token": token["token"]})
+            body = {
+                k: token_spec[k]
+                for k in ("name", "description", "scope", "status", "expirationDate")
+                if k in token_spec
+            }
+            token = backend.tokens.create(
+                owner,
+                "application",
+                app["id"],
+                body,
+                ident=token_spec.get("id"),
+                token=token_spec.get("token"),
+            )
+            tokens.append(
+                {
+                    "id": token["id"],
+                    "name": token["name"],
+                    "scope": token["scope"],
+                    "token": token["token"],
+                }
+            )
         for recipe_spec in spec.get("recipes", []):
             body = {k: recipe_spec[k] for k in RECIPE_FIELDS if k in recipe_spec}
             backend.recipes.create(owner, app["id"], body, ident=recipe_spec.get("id"))
-        summaries.append({"id": app["id"], "name": app["name"], "owner": owner_email,
-                          "deviceCount": len(devices), "sampleDeviceId": next(iter(devices), None),
-                          "keys": keys, "tokens": tokens})
+        summaries.append(
+            {
+                "id": app["id"],
+                "name": app["name"],
+                "owner": owner_email,
+                "deviceCount": len(devices),
+                "sampleDeviceId": next(iter(devices), None),
+                "keys": keys,
+                "tokens": tokens,
+            }
+        )
     _backdate(backend, world)
     return {"logins": logins, "applications": summaries}
 
 
 def _backdate(backend: Backend, world: dict[str, Any]) -> None:
     """Give seeded records the creation dates the world states (ids encode them too)."""
+
     def apply(kind: str, spec: dict[str, Any]) -> None:
         record = backend.store.get(kind, spec.get("id", ""))
         if record is not None and spec.get("creationDate"):
@@ -100,8 +167,12 @@ def _backdate(backend: Backend, world: dict[str, Any]) -> None:
         apply("users", user)
     for app in world.get("applications", []):
         apply("applications", app)
-        for kind, field in (("devices", "devices"), ("applicationKeys", "keys"),
-                            ("apiTokens", "tokens"), ("deviceRecipes", "recipes")):
+        for kind, field in (
+            ("devices", "devices"),
+            ("applicationKeys", "keys"),
+            ("apiTokens", "tokens"),
+            ("deviceRecipes", "recipes"),
+        ):
             for spec in app.get(field, []):
                 apply(kind, spec)
 
@@ -111,8 +182,9 @@ def _create_application(backend: Backend, owner: Principal, spec: dict[str, Any]
     return backend.applications.create(owner, body, ident=spec.get("id"))
 
 
-def _create_devices(backend: Backend, owner: Principal, application_id: str,
-                    specs: list[dict[str, Any]]) -> list[str]:
+def _create_devices(
+    backend: Backend, owner: Principal, application_id: str, specs: list[dict[str, Any]]
+) -> list[str]:
     """Create devices so that every gateway and parent exists before its children."""
     pending = list(specs)
     created: dict[str, str] = {}
@@ -121,8 +193,9 @@ def _create_devices(backend: Backend, owner: Principal, application_id: str,
         progressed = False
         for spec in list(pending):
             refs = [spec.get("gatewayId"), spec.get("parentId")]
-            if any(ref and ref not in created.values() and not _exists(backend, ref)
-                   for ref in refs):
+            if any(
+                ref and ref not in created.values() and not _exists(backend, ref) for ref in refs
+            ):
                 continue
             body = {k: spec[k] for k in DEVICE_FIELDS if k in spec}
             for field in ("gatewayId", "parentId"):

@@ -46,4 +46,6 @@ def readme_patch(call: Call):
 
 @handles("application.search")
 def search(call: Call):
-    return call.backend.applications.search(call.who, call["applicationId"], call.params.get("filter"))
+    return call.backend.applications.search(
+        call.who, call["applicationId"], call.params.get("filter")
+    )

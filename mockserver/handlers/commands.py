@@ -16,5 +16,6 @@ def send_many(call: Call):
 
 @handles("device.getCommand")
 def history(call: Call):
-    return call.backend.commands.history(call.who, call["applicationId"], call["deviceId"],
-                                         call.params)
+    return call.backend.commands.history(
+        call.who, call["applicationId"], call["deviceId"], call.params
+    )

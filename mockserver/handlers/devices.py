@@ -56,8 +56,9 @@ def get(call: Call):
 
 @handles("device.patch")
 def patch(call: Call):
-    return call.backend.devices.patch(call.who, call["applicationId"], call["deviceId"], call.body,
-                                      call.params)
+    return call.backend.devices.patch(
+        call.who, call["applicationId"], call["deviceId"], call.body, call.params
+    )
 
 
 @handles("device.delete")

@@ -17,14 +17,20 @@ def create(call: Call):
 
 @handles("events.patch")
 def bulk_patch(call: Call):
-    return job_or(call.backend.events.bulk_patch(call.who, call["applicationId"], call.params,
-                                                 call.body, base_url=base_url(call)))
+    return job_or(
+        call.backend.events.bulk_patch(
+            call.who, call["applicationId"], call.params, call.body, base_url=base_url(call)
+        )
+    )
 
 
 @handles("events.delete")
 def bulk_delete(call: Call):
-    return job_or(call.backend.events.bulk_delete(call.who, call["applicationId"], call.body,
-                                                  call.params, base_url=base_url(call)))
+    return job_or(
+        call.backend.events.bulk_delete(
+            call.who, call["applicationId"], call.body, call.params, base_url=base_url(call)
+        )
+    )
 
 
 @handles("events.mostRecentBySeverity")
@@ -34,9 +40,15 @@ def most_recent_by_severity(call: Call):
 
 @handles("events.export")
 def export(call: Call):
-    return job_or(call.backend.events.export(call.who, call["applicationId"], call.body or {},
-                                             throttle=call.operation.throttle,
-                                             base_url=base_url(call)))
+    return job_or(
+        call.backend.events.export(
+            call.who,
+            call["applicationId"],
+            call.body or {},
+            throttle=call.operation.throttle,
+            base_url=base_url(call),
+        )
+    )
 
 
 @handles("event.get")

@@ -34,45 +34,67 @@ def _job(call: Call) -> dict[str, Any]:
 
 @handles("application.archiveData")
 def archive_data(call: Call):
-    return job_or(call.backend.job_actions.archive_data(
-        call.who, call["applicationId"], call.params.get("date"), **_job(call)))
+    return job_or(
+        call.backend.job_actions.archive_data(
+            call.who, call["applicationId"], call.params.get("date"), **_job(call)
+        )
+    )
 
 
 @handles("application.backfillArchiveData")
 def backfill_archive_data(call: Call):
-    return job_or(call.backend.job_actions.backfill_archive_data(
-        call.who, call["applicationId"], **_job(call)))
+    return job_or(
+        call.backend.job_actions.backfill_archive_data(
+            call.who, call["applicationId"], **_job(call)
+        )
+    )
 
 
 @handles("application.fullDataTablesArchive")
 def full_data_tables_archive(call: Call):
-    return job_or(call.backend.job_actions.full_data_tables_archive(
-        call.who, call["applicationId"], **_job(call)))
+    return job_or(
+        call.backend.job_actions.full_data_tables_archive(
+            call.who, call["applicationId"], **_job(call)
+        )
+    )
 
 
 @handles("application.fullEventsArchive")
 def full_events_archive(call: Call):
-    return job_or(call.backend.job_actions.full_events_archive(
-        call.who, call["applicationId"], **_job(call)))
+    return job_or(
+        call.backend.job_actions.full_events_archive(call.who, call["applicationId"], **_job(call))
+    )
 
 
 @handles("application.export")
 def export_application(call: Call):
-    return job_or(call.backend.job_actions.export_application(
-        call.who, call["applicationId"], call.body or {}, **_job(call)))
+    return job_or(
+        call.backend.job_actions.export_application(
+            call.who, call["applicationId"], call.body or {}, **_job(call)
+        )
+    )
 
 
 @handles("application.import")
 def import_into(call: Call):
-    return job_or(call.backend.job_actions.import_into(
-        call.who, call["applicationId"], call.body or {}, call.params.get("importBundle"),
-        **_job(call)))
+    return job_or(
+        call.backend.job_actions.import_into(
+            call.who,
+            call["applicationId"],
+            call.body or {},
+            call.params.get("importBundle"),
+            **_job(call),
+        )
+    )
 
 
 @handles("applications.import")
 def import_new(call: Call):
-    return job_or(call.backend.job_actions.import_new(
-        call.who, call.body or {}, call.params.get("importBundle"), **_job(call)))
+    return job_or(
+        call.backend.job_actions.import_new(
+            call.who, call.body or {}, call.params.get("importBundle"), **_job(call)
+        )
+    )
 
 
 @handles("application.importLogs")
@@ -82,8 +104,11 @@ def import_logs(call: Call):
 
 @handles("application.clone")
 def clone(call: Call):
-    return job_or(call.backend.job_actions.clone(
-        call.who, call["applicationId"], call.body or {}, **_job(call)))
+    return job_or(
+        call.backend.job_actions.clone(
+            call.who, call["applicationId"], call.body or {}, **_job(call)
+        )
+    )
 
 
 @handles("application.applyTemplate")
@@ -93,36 +118,58 @@ def apply_template(call: Call):
 
 @handles("devices.export")
 def devices_export(call: Call):
-    return job_or(call.backend.job_actions.devices_export(
-        call.who, call["applicationId"], call.body or {}, call.params, **_job(call)))
+    return job_or(
+        call.backend.job_actions.devices_export(
+            call.who, call["applicationId"], call.body or {}, call.params, **_job(call)
+        )
+    )
 
 
 @handles("devices.payloadCounts")
 def payload_counts(call: Call):
-    return job_or(call.backend.job_actions.payload_counts(
-        call.who, call["applicationId"], call.body or {}, **_job(call)))
+    return job_or(
+        call.backend.job_actions.payload_counts(
+            call.who, call["applicationId"], call.body or {}, **_job(call)
+        )
+    )
 
 
 @handles("devices.removeData")
 def devices_remove_data(call: Call):
-    return job_or(call.backend.job_actions.devices_remove_data(
-        call.who, call["applicationId"], call.body, **_job(call)))
+    return job_or(
+        call.backend.job_actions.devices_remove_data(
+            call.who, call["applicationId"], call.body, **_job(call)
+        )
+    )
 
 
 @handles("device.export")
 def device_export(call: Call):
-    return job_or(call.backend.job_actions.device_export(
-        call.who, call["applicationId"], call["deviceId"], call.params, call.body or {},
-        **_job(call)))
+    return job_or(
+        call.backend.job_actions.device_export(
+            call.who,
+            call["applicationId"],
+            call["deviceId"],
+            call.params,
+            call.body or {},
+            **_job(call),
+        )
+    )
 
 
 @handles("device.removeData")
 def device_remove_data(call: Call):
-    return job_or(call.backend.job_actions.device_remove_data(
-        call.who, call["applicationId"], call["deviceId"], call.params, **_job(call)))
+    return job_or(
+        call.backend.job_actions.device_remove_data(
+            call.who, call["applicationId"], call["deviceId"], call.params, **_job(call)
+        )
+    )
 
 
 @handles("data.export")
 def data_export(call: Call):
-    return job_or(call.backend.job_actions.data_export(
-        call.who, call["applicationId"], call.body, **_job(call)))
+    return job_or(
+        call.backend.job_actions.data_export(
+            call.who, call["applicationId"], call.body, **_job(call)
+        )
+    )

@@ -21,8 +21,9 @@ def get(call: Call):
 
 @handles("applicationKey.patch")
 def patch(call: Call):
-    return call.backend.keys.patch(call.who, call["applicationId"], call["applicationKeyId"],
-                                   call.body)
+    return call.backend.keys.patch(
+        call.who, call["applicationId"], call["applicationKeyId"], call.body
+    )
 
 
 @handles("applicationKey.delete")

@@ -16,14 +16,16 @@ def create(call: Call):
 
 @handles("deviceRecipe.get")
 def get(call: Call):
-    return call.backend.recipes.get(call.who, call["applicationId"], call["deviceRecipeId"],
-                                    call.params)
+    return call.backend.recipes.get(
+        call.who, call["applicationId"], call["deviceRecipeId"], call.params
+    )
 
 
 @handles("deviceRecipe.patch")
 def patch(call: Call):
-    return call.backend.recipes.patch(call.who, call["applicationId"], call["deviceRecipeId"],
-                                      call.body, call.params)
+    return call.backend.recipes.patch(
+        call.who, call["applicationId"], call["deviceRecipeId"], call.body, call.params
+    )
 
 
 @handles("deviceRecipe.delete")
@@ -33,5 +35,6 @@ def delete(call: Call):
 
 @handles("deviceRecipe.bulkCreate")
 def bulk_create(call: Call):
-    return call.backend.recipes.bulk_create(call.who, call["applicationId"],
-                                            call["deviceRecipeId"], call.body)
+    return call.backend.recipes.bulk_create(
+        call.who, call["applicationId"], call["deviceRecipeId"], call.body
+    )

@@ -17,22 +17,25 @@ def _stream(call: Call, topic: str) -> EventStream:
 
 @handles("device.stateStream")
 def state_stream(call: Call):
-    topic = call.backend.commands.feed_topic(call.who, call["applicationId"], call["deviceId"],
-                                             "state")
+    topic = call.backend.commands.feed_topic(
+        call.who, call["applicationId"], call["deviceId"], "state"
+    )
     return _stream(call, topic)
 
 
 @handles("device.commandStream")
 def command_stream(call: Call):
-    topic = call.backend.commands.feed_topic(call.who, call["applicationId"], call["deviceId"],
-                                             "command")
+    topic = call.backend.commands.feed_topic(
+        call.who, call["applicationId"], call["deviceId"], "command"
+    )
     return _stream(call, topic)
 
 
 @handles("application.mqttSubscriptionStream")
 def mqtt_subscription_stream(call: Call):
-    topic = call.backend.commands.mqtt.subscription_topic(call.who, call["applicationId"],
-                                                          call.params.get("topic"))
+    topic = call.backend.commands.mqtt.subscription_topic(
+        call.who, call["applicationId"], call.params.get("topic")
+    )
     return _stream(call, topic)
 
 

@@ -16,20 +16,23 @@ def app_create(call: Call):
 
 @handles("applicationApiToken.get")
 def app_get(call: Call):
-    return call.backend.tokens.get(call.who, "application", call["applicationId"],
-                                   call["apiTokenId"])
+    return call.backend.tokens.get(
+        call.who, "application", call["applicationId"], call["apiTokenId"]
+    )
 
 
 @handles("applicationApiToken.patch")
 def app_patch(call: Call):
-    return call.backend.tokens.patch(call.who, "application", call["applicationId"],
-                                     call["apiTokenId"], call.body)
+    return call.backend.tokens.patch(
+        call.who, "application", call["applicationId"], call["apiTokenId"], call.body
+    )
 
 
 @handles("applicationApiToken.delete")
 def app_delete(call: Call):
-    return call.backend.tokens.delete(call.who, "application", call["applicationId"],
-                                      call["apiTokenId"])
+    return call.backend.tokens.delete(
+        call.who, "application", call["applicationId"], call["apiTokenId"]
+    )
 
 
 @handles("userApiTokens.get")

@@ -16,14 +16,16 @@ def payload_counts_breakdown(call: Call):
 
 @handles("device.payloadCounts")
 def device_payload_counts(call: Call):
-    return call.backend.usage.device_payload_counts(call.who, call["applicationId"],
-                                                    call["deviceId"], call.params)
+    return call.backend.usage.device_payload_counts(
+        call.who, call["applicationId"], call["deviceId"], call.params
+    )
 
 
 @handles("device.payloadCountsBreakdown")
 def device_payload_counts_breakdown(call: Call):
-    return call.backend.usage.payload_breakdown(call.who, call["applicationId"], call.params,
-                                                device_id=call["deviceId"])
+    return call.backend.usage.payload_breakdown(
+        call.who, call["applicationId"], call.params, device_id=call["deviceId"]
+    )
 
 
 @handles("application.deviceCounts")

@@ -12,8 +12,17 @@ if TYPE_CHECKING:
     from mockserver.models.backend import Backend
 
 KIND = "applications"
-PATCHABLE = ("name", "description", "endpointSlug", "expUserTokenCutoff", "endpointDefaultCors",
-             "globals", "blobUrlTTL", "ftueTracking", "archiveConfig")
+PATCHABLE = (
+    "name",
+    "description",
+    "endpointSlug",
+    "expUserTokenCutoff",
+    "endpointDefaultCors",
+    "globals",
+    "blobUrlTTL",
+    "ftueTracking",
+    "archiveConfig",
+)
 # Kinds of record that live under an application and go when it goes.
 CHILD_KINDS = ("devices", "applicationKeys", "deviceRecipes", "events", "jobs")
 
@@ -33,7 +42,9 @@ class Applications:
         out = public(app)
         store = self.store
         out["summary"] = {
-            "deviceCount": sum(1 for d in store.children("devices", app["id"]) if not d.get("deletedAt")),
+            "deviceCount": sum(
+                1 for d in store.children("devices", app["id"]) if not d.get("deletedAt")
+            ),
             "deviceRecipeCount": store.count("deviceRecipes", app["id"]),
             "keyCount": store.count("applicationKeys", app["id"]),
             "apiTokenCount": store.count("apiTokens", app["id"]),
@@ -51,8 +62,9 @@ class Applications:
             records = self.store.children(KIND, principal.user_id)
         return collection(records, params, render=self.render)
 
-    def create(self, principal: Principal, body: dict[str, Any], *,
-               ident: str | None = None) -> Record:
+    def create(
+        self, principal: Principal, body: dict[str, Any], *, ident: str | None = None
+    ) -> Record:
         if principal.kind != "user" and not principal.user_id:
             raise Forbidden("Only users can create applications")
         if body.get("orgId"):
@@ -69,8 +81,14 @@ class Applications:
             "appliedTemplateIds": body.get("appliedTemplateIds", []),
             "_readme": "",
         }
-        for field in ("endpointSlug", "expUserTokenCutoff", "endpointDefaultCors", "blobUrlTTL",
-                      "archiveConfig", "ftueTracking"):
+        for field in (
+            "endpointSlug",
+            "expUserTokenCutoff",
+            "endpointDefaultCors",
+            "blobUrlTTL",
+            "archiveConfig",
+            "ftueTracking",
+        ):
             if field in body:
                 app[field] = body[field]
         self._check_globals(app["globals"])
@@ -94,8 +112,9 @@ class Applications:
         self.store.put(KIND, app)
         return self.render(app)
 
-    def patch_globals(self, principal: Principal, application_id: str,
-                      updates: list[dict[str, Any]]) -> Record:
+    def patch_globals(
+        self, principal: Principal, application_id: str, updates: list[dict[str, Any]]
+    ) -> Record:
         """Upsert globals by key; a null ``json`` removes that key."""
         app = self.visible(principal, application_id)
         by_key = {g["key"]: g for g in app.get("globals", [])}
@@ -106,7 +125,9 @@ class Applications:
                 continue
             merged = {**by_key.get(key, {}), **update}
             if "json" not in merged:
-                raise ValidationError(f"body: global {key} does not exist yet and needs a json value")
+                raise ValidationError(
+                    f"body: global {key} does not exist yet and needs a json value"
+                )
             by_key[key] = merged
         app["globals"] = list(by_key.values())
         touch(app, self.backend.clock)
@@ -134,8 +155,9 @@ class Applications:
         app = self.visible(principal, application_id)
         return self._readme(app)
 
-    def patch_readme(self, principal: Principal, application_id: str,
-                     body: dict[str, Any]) -> Record:
+    def patch_readme(
+        self, principal: Principal, application_id: str, body: dict[str, Any]
+    ) -> Record:
         app = self.visible(principal, application_id)
         if "content" in body:
             app["_readme"] = body["content"]
@@ -160,8 +182,11 @@ class Applications:
         app = self.visible(principal, application_id)
         needle = (filter_text or "").lower()
         results = []
-        searchable = (("devices", "device"), ("deviceRecipes", "deviceRecipe"),
-                      ("apiTokens", "applicationApiToken"))
+        searchable = (
+            ("devices", "device"),
+            ("deviceRecipes", "deviceRecipe"),
+            ("apiTokens", "applicationApiToken"),
+        )
         for kind, type_name in searchable:
             for record in self.store.children(kind, app["id"]):
                 if record.get("deletedAt") or needle not in record.get("name", "").lower():

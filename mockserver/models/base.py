@@ -34,7 +34,7 @@ class IdFactory:
         return f"{seconds:08x}{self._process:010x}{self._counter:06x}"
 
     def secret(self, nbytes: int = 32) -> str:
-        return "%0*x" % (nbytes * 2, self._random.getrandbits(nbytes * 8))
+        return f"{self._random.getrandbits(nbytes * 8):0{nbytes * 2}x}"
 
 
 def public(record: Record) -> Record:
@@ -71,8 +71,9 @@ def check_object_id(value: str, name: str) -> str:
     return value
 
 
-def int_param(value: Any, name: str, *, default: int, minimum: int = 0,
-              maximum: int | None = None) -> int:
+def int_param(
+    value: Any, name: str, *, default: int, minimum: int = 0, maximum: int | None = None
+) -> int:
     """Query parameters arrive as strings; the platform wants integers."""
     if value is None or value == "":
         return default
@@ -110,8 +111,9 @@ def collection(
     sort_field = params.get("sortField") or default_sort
     sort_direction = params.get("sortDirection") or "asc"
     page = int_param(params.get("page"), "page", default=0)
-    per_page = int_param(params.get("perPage"), "perPage", default=100, minimum=1,
-                         maximum=MAX_PER_PAGE)
+    per_page = int_param(
+        params.get("perPage"), "perPage", default=100, minimum=1, maximum=MAX_PER_PAGE
+    )
     filter_field = params.get("filterField") or None
     pattern = params.get("filter") or None
     matches = compile_field_filter(filter_field, pattern)

@@ -9,9 +9,10 @@ of the predicate and no sort.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mockserver.auth import Principal
@@ -39,8 +40,17 @@ if TYPE_CHECKING:
     from mockserver.models.backend import Backend
 
 KIND = "devices"
-DEVICE_FIELDS = ("name", "description", "tags", "attributes", "deviceClass", "gatewayId",
-                 "parentId", "systemInterval", "keepDuplicates")
+DEVICE_FIELDS = (
+    "name",
+    "description",
+    "tags",
+    "attributes",
+    "deviceClass",
+    "gatewayId",
+    "parentId",
+    "systemInterval",
+    "keepDuplicates",
+)
 NAMES_LIMIT = 1000  # attributeNames / deviceNames / tagKeys / tagValues answer at most this many
 
 
@@ -59,7 +69,7 @@ class Ordering:
     version: int
     live: list[Record]
     deleted: list[Record]
-    _blobs: dict[bool, tuple[str, list[int]]] = field(default_factory=dict)
+    _blobs: dict[bool, tuple[str, list[int]]] = dataclasses.field(default_factory=dict)
 
     def glob_names(self, pattern: str, deleted: bool) -> Sequence[Record] | None:
         """Devices whose name matches the glob, in order; None if the fast path cannot apply."""
@@ -112,26 +122,42 @@ class Devices:
 
     # ------------------------------------------------------------ lookups
 
-    def find(self, principal: Principal, application_id: str, device_id: str,
-             *, include_deleted: bool = False) -> Record:
+    def find(
+        self,
+        principal: Principal,
+        application_id: str,
+        device_id: str,
+        *,
+        include_deleted: bool = False,
+    ) -> Record:
         """A device the principal may read, or 403/404."""
         app = self.backend.applications.visible(principal, application_id)
         device = self.store.get(KIND, device_id)
-        if (device is None or device["applicationId"] != app["id"]
-                or (device.get("deletedAt") and not include_deleted)):
+        if (
+            device is None
+            or device["applicationId"] != app["id"]
+            or (device.get("deletedAt") and not include_deleted)
+        ):
             raise NotFound.resource("Device", device_id)
         if not self.backend.keys.reach(principal)(device):
             raise Forbidden(f"Token may not access device {device_id}")
         return device
 
-    def selection(self, principal: Principal, application_id: str,
-                  query: dict[str, Any] | None = None, *, deleted: bool = False) -> list[Record]:
+    def selection(
+        self,
+        principal: Principal,
+        application_id: str,
+        query: dict[str, Any] | None = None,
+        *,
+        deleted: bool = False,
+    ) -> list[Record]:
         """Devices of an application matching an advanced query, within reach."""
         app = self.backend.applications.visible(principal, application_id)
         matches = compile_device_query(query) if query else None
         reach = self.backend.keys.reach(principal)
         return [
-            d for d in self.store.children(KIND, app["id"])
+            d
+            for d in self.store.children(KIND, app["id"])
             if bool(d.get("deletedAt")) == deleted and reach(d) and (matches is None or matches(d))
         ]
 
@@ -141,12 +167,19 @@ class Devices:
         cached = self._orderings.get(key)
         if cached is None or cached.version != version:
             records = list(self.store.children(KIND, application_id))
-            ordered, _ = sort_and_page(records, sort_field=sort_field, sort_direction=direction,
-                                       page=0, per_page=max(1, len(records)),
-                                       key=lambda d: device_value(d, sort_field))
-            cached = Ordering(version,
-                              live=[d for d in ordered if not d.get("deletedAt")],
-                              deleted=[d for d in ordered if d.get("deletedAt")])
+            ordered, _ = sort_and_page(
+                records,
+                sort_field=sort_field,
+                sort_direction=direction,
+                page=0,
+                per_page=max(1, len(records)),
+                key=lambda d: device_value(d, sort_field),
+            )
+            cached = Ordering(
+                version,
+                live=[d for d in ordered if not d.get("deletedAt")],
+                deleted=[d for d in ordered if d.get("deletedAt")],
+            )
             self._orderings[key] = cached
         return cached
 
@@ -157,12 +190,14 @@ class Devices:
         sort_field = params.get("sortField") or "name"
         direction = params.get("sortDirection") or "asc"
         page = int_param(params.get("page"), "page", default=0)
-        per_page = int_param(params.get("perPage"), "perPage", default=100, minimum=1,
-                             maximum=MAX_PER_PAGE)
+        per_page = int_param(
+            params.get("perPage"), "perPage", default=100, minimum=1, maximum=MAX_PER_PAGE
+        )
         if params.get("parentId") not in (None, "", "null"):
             check_object_id(params["parentId"], "query parameter parentId")
-        candidates, predicate = self._candidates(principal, app["id"], sort_field, direction,
-                                                 params)
+        candidates, predicate = self._candidates(
+            principal, app["id"], sort_field, direction, params
+        )
         start, stop = page * per_page, (page + 1) * per_page
         if predicate is None:
             items, total = candidates[start:stop], len(candidates)
@@ -196,9 +231,14 @@ class Devices:
             body["tagFilter"] = params["tagFilter"]
         return body
 
-    def _candidates(self, principal: Principal, application_id: str, sort_field: str,
-                    direction: str, params: dict[str, Any]
-                    ) -> tuple[Sequence[Record], Callable[[Record], bool] | None]:
+    def _candidates(
+        self,
+        principal: Principal,
+        application_id: str,
+        sort_field: str,
+        direction: str,
+        params: dict[str, Any],
+    ) -> tuple[Sequence[Record], Callable[[Record], bool] | None]:
         """Devices in order, narrowed as far as indexes allow, plus what is left to check."""
         ordering = self._ordering(application_id, sort_field, direction)
         deleted = flag(params.get("queryDeleted", False))
@@ -213,15 +253,21 @@ class Devices:
                 narrowed = ordering.glob_names(pattern, deleted)
                 if narrowed is not None:
                     candidates, filter_field = narrowed, None
-            simple = (filter_field and pattern) or params.get("deviceClass") or (
-                params.get("tagFilter") or params.get("parentId"))
+            simple = (
+                (filter_field and pattern)
+                or params.get("deviceClass")
+                or (params.get("tagFilter") or params.get("parentId"))
+            )
             if simple:
-                checks.append(compile_device_filters(
-                    filter_field=filter_field, filter=pattern,
-                    device_class=params.get("deviceClass") or None,
-                    tag_filter=params.get("tagFilter") or None,
-                    parent_id=params.get("parentId"),
-                ))
+                checks.append(
+                    compile_device_filters(
+                        filter_field=filter_field,
+                        filter=pattern,
+                        device_class=params.get("deviceClass") or None,
+                        tag_filter=params.get("tagFilter") or None,
+                        parent_id=params.get("parentId"),
+                    )
+                )
         if principal.kind == "device":
             checks.append(self.backend.keys.reach(principal))
         if not checks:
@@ -232,8 +278,15 @@ class Devices:
 
     # ------------------------------------------------------------ create / read / update
 
-    def create(self, principal: Principal, application_id: str, body: dict[str, Any],
-               params: dict[str, Any] | None = None, *, ident: str | None = None) -> Record:
+    def create(
+        self,
+        principal: Principal,
+        application_id: str,
+        body: dict[str, Any],
+        params: dict[str, Any] | None = None,
+        *,
+        ident: str | None = None,
+    ) -> Record:
         app = self.backend.applications.visible(principal, application_id)
         ident = ident or self.backend.ids.new()
         device: Record = {
@@ -257,12 +310,19 @@ class Devices:
         self.store.put(KIND, device)
         return self.render(device, params)
 
-    def get(self, principal: Principal, application_id: str, device_id: str,
-            params: dict[str, Any]) -> Record:
+    def get(
+        self, principal: Principal, application_id: str, device_id: str, params: dict[str, Any]
+    ) -> Record:
         return self.render(self.find(principal, application_id, device_id), params)
 
-    def patch(self, principal: Principal, application_id: str, device_id: str,
-              changes: dict[str, Any], params: dict[str, Any]) -> Record:
+    def patch(
+        self,
+        principal: Principal,
+        application_id: str,
+        device_id: str,
+        changes: dict[str, Any],
+        params: dict[str, Any],
+    ) -> Record:
         device = self.find(principal, application_id, device_id)
         updated = dict(device)
         for field in DEVICE_FIELDS:
@@ -290,7 +350,9 @@ class Devices:
                 continue
             other = self.store.get(KIND, ref)
             if other is None or other["applicationId"] != application_id or other.get("deletedAt"):
-                raise ValidationError(f"body.{field}: device {ref} does not exist in this application")
+                raise ValidationError(
+                    f"body.{field}: device {ref} does not exist in this application"
+                )
             if ref == device["id"]:
                 raise ValidationError(f"body.{field}: a device cannot reference itself")
             if field == "gatewayId" and other.get("deviceClass") not in ("gateway", "edgeCompute"):
@@ -351,8 +413,9 @@ class Devices:
 
     # ------------------------------------------------------------ name lists
 
-    def attribute_names(self, principal: Principal, application_id: str,
-                        params: dict[str, Any]) -> dict:
+    def attribute_names(
+        self, principal: Principal, application_id: str, params: dict[str, Any]
+    ) -> dict:
         wanted_types = _as_set(params.get("dataType"))
         names: set[str] = set()
         for device in self._matching(principal, application_id, params):
@@ -364,31 +427,48 @@ class Devices:
     def device_names(self, principal: Principal, application_id: str, params: dict) -> dict:
         prefix = (params.get("startsWith") or "").lower()
         found = sorted(
-            (d for d in self._matching(principal, application_id, params)
-             if d["name"].lower().startswith(prefix)),
+            (
+                d
+                for d in self._matching(principal, application_id, params)
+                if d["name"].lower().startswith(prefix)
+            ),
             key=lambda d: (d["name"].lower(), d["id"]),
         )[:NAMES_LIMIT]
-        return {"deviceSummary": [
-            {"id": d["id"], "name": d["name"], "deviceClass": d.get("deviceClass", "standalone")}
-            for d in found
-        ]}
+        return {
+            "deviceSummary": [
+                {
+                    "id": d["id"],
+                    "name": d["name"],
+                    "deviceClass": d.get("deviceClass", "standalone"),
+                }
+                for d in found
+            ]
+        }
 
     def tag_keys(self, principal: Principal, application_id: str, params: dict) -> dict:
-        keys = {t["key"] for d in self._matching(principal, application_id, params)
-                for t in d.get("tags", [])}
+        keys = {
+            t["key"]
+            for d in self._matching(principal, application_id, params)
+            for t in d.get("tags", [])
+        }
         return {"tagKeys": _limited(keys, params.get("startsWith"))}
 
     def tag_values(self, principal: Principal, application_id: str, params: dict) -> dict:
         key = params.get("key")
-        values = {t["value"] for d in self._matching(principal, application_id, params)
-                  for t in d.get("tags", []) if key is None or t["key"] == key}
+        values = {
+            t["value"]
+            for d in self._matching(principal, application_id, params)
+            for t in d.get("tags", [])
+            if key is None or t["key"] == key
+        }
         body: dict[str, Any] = {"tagValues": _limited(values, params.get("startsWith"))}
         if key:
             body["tagKey"] = key
         return body
 
-    def _matching(self, principal: Principal, application_id: str,
-                  params: dict[str, Any]) -> Iterable[Record]:
+    def _matching(
+        self, principal: Principal, application_id: str, params: dict[str, Any]
+    ) -> Iterable[Record]:
         return self.selection(principal, application_id, params.get("query") or None)
 
     # ------------------------------------------------------------ attributes
@@ -403,8 +483,9 @@ class Devices:
     def render_attribute(device: Record, attr: Record) -> Record:
         return {**attr, "applicationId": device["applicationId"], "deviceId": device["id"]}
 
-    def list_attributes(self, principal: Principal, application_id: str, device_id: str,
-                        params: dict[str, Any]) -> dict:
+    def list_attributes(
+        self, principal: Principal, application_id: str, device_id: str, params: dict[str, Any]
+    ) -> dict:
         device = self.find(principal, application_id, device_id)
         field, pattern = params.get("filterField"), params.get("filter")
         matches = compile_field_filter(field, pattern)
@@ -413,22 +494,29 @@ class Devices:
             [{**a, "id": a["name"]} for a in attrs],
             sort_field=params.get("sortField") or "name",
             sort_direction=params.get("sortDirection") or "asc",
-            page=0, per_page=max(1, len(attrs)),
+            page=0,
+            per_page=max(1, len(attrs)),
         )
-        items = [self.render_attribute(device, {k: v for k, v in a.items() if k != "id"})
-                 for a in ordered]
+        items = [
+            self.render_attribute(device, {k: v for k, v in a.items() if k != "id"})
+            for a in ordered
+        ]
         body: dict[str, Any] = {
-            "items": items, "count": len(items), "totalCount": len(items),
+            "items": items,
+            "count": len(items),
+            "totalCount": len(items),
             "sortField": params.get("sortField") or "name",
             "sortDirection": params.get("sortDirection") or "asc",
-            "applicationId": device["applicationId"], "deviceId": device["id"],
+            "applicationId": device["applicationId"],
+            "deviceId": device["id"],
         }
         if field and pattern:
             body.update(filterField=field, filter=pattern)
         return body
 
-    def create_attribute(self, principal: Principal, application_id: str, device_id: str,
-                         body: dict[str, Any]) -> Record:
+    def create_attribute(
+        self, principal: Principal, application_id: str, device_id: str, body: dict[str, Any]
+    ) -> Record:
         device = self.find(principal, application_id, device_id)
         if any(a["name"] == body["name"] for a in device.get("attributes", [])):
             raise ValidationError(f"body.name: attribute {body['name']} already exists")
@@ -437,13 +525,20 @@ class Devices:
         self.store.put(KIND, device)
         return self.render_attribute(device, body)
 
-    def get_attribute(self, principal: Principal, application_id: str, device_id: str,
-                      name: str) -> Record:
+    def get_attribute(
+        self, principal: Principal, application_id: str, device_id: str, name: str
+    ) -> Record:
         device = self.find(principal, application_id, device_id)
         return self.render_attribute(device, self._attribute(device, name))
 
-    def patch_attribute(self, principal: Principal, application_id: str, device_id: str,
-                        name: str, changes: dict[str, Any]) -> Record:
+    def patch_attribute(
+        self,
+        principal: Principal,
+        application_id: str,
+        device_id: str,
+        name: str,
+        changes: dict[str, Any],
+    ) -> Record:
         device = self.find(principal, application_id, device_id)
         attr = self._attribute(device, name)
         new_name = changes.get("name", name)
@@ -454,8 +549,9 @@ class Devices:
         self.store.put(KIND, device)
         return self.render_attribute(device, attr)
 
-    def delete_attribute(self, principal: Principal, application_id: str, device_id: str,
-                         name: str) -> dict:
+    def delete_attribute(
+        self, principal: Principal, application_id: str, device_id: str, name: str
+    ) -> dict:
         device = self.find(principal, application_id, device_id)
         attr = self._attribute(device, name)
         device["attributes"].remove(attr)
@@ -466,13 +562,23 @@ class Devices:
 
 def apply_update_operations(device: Record, operations: list[dict[str, Any]]) -> Record:
     """Apply devicesPatch ``updateOperations`` (set / remove / add) to a copy."""
-    out = {**device, "tags": [dict(t) for t in device.get("tags", [])],
-           "attributes": [dict(a) for a in device.get("attributes", [])]}
+    out = {
+        **device,
+        "tags": [dict(t) for t in device.get("tags", [])],
+        "attributes": [dict(a) for a in device.get("attributes", [])],
+    }
     for op in operations:
         kind, target = op["operation"], op["target"]
         attrs = {a["name"]: a for a in out["attributes"]}
-        if kind == "set" and target in ("name", "deviceClass", "description", "gatewayId",
-                                        "parentId", "systemInterval", "keepDuplicates"):
+        if kind == "set" and target in (
+            "name",
+            "deviceClass",
+            "description",
+            "gatewayId",
+            "parentId",
+            "systemInterval",
+            "keepDuplicates",
+        ):
             out[target] = op["value"]
         elif kind == "set" and target == "tag":
             out["tags"] = [t for t in out["tags"] if t["key"] != op["value"]["key"]]

@@ -16,8 +16,18 @@ if TYPE_CHECKING:
     from mockserver.models.backend import Backend
 
 KIND = "applicationKeys"
-PATCHABLE = ("status", "name", "description", "filterType", "pubTopics", "subTopics",
-             "addressFilterType", "addresses", "deviceIds", "deviceTags")
+PATCHABLE = (
+    "status",
+    "name",
+    "description",
+    "filterType",
+    "pubTopics",
+    "subTopics",
+    "addressFilterType",
+    "addresses",
+    "deviceIds",
+    "deviceTags",
+)
 
 
 def _secret_hash(secret: str) -> str:
@@ -50,13 +60,24 @@ class ApplicationKeys:
         query = params.get("query")
         predicate = compile_application_key_query(query) if query else None
         return collection(
-            self.store.children(KIND, app["id"]), params, default_sort="creationDate",
-            render=public, predicate=predicate, extra={"applicationId": app["id"]},
+            self.store.children(KIND, app["id"]),
+            params,
+            default_sort="creationDate",
+            render=public,
+            predicate=predicate,
+            extra={"applicationId": app["id"]},
         )
 
-    def create(self, principal: Principal, application_id: str, body: dict[str, Any],
-               *, key: str | None = None, secret: str | None = None,
-               ident: str | None = None) -> Record:
+    def create(
+        self,
+        principal: Principal,
+        application_id: str,
+        body: dict[str, Any],
+        *,
+        key: str | None = None,
+        secret: str | None = None,
+        ident: str | None = None,
+    ) -> Record:
         app = self.backend.applications.visible(principal, application_id)
         ids = self.backend.ids
         ident = ident or ids.new()
@@ -94,8 +115,9 @@ class ApplicationKeys:
     def get(self, principal: Principal, application_id: str, key_id: str) -> Record:
         return public(self._find(principal, application_id, key_id))
 
-    def patch(self, principal: Principal, application_id: str, key_id: str,
-              changes: dict[str, Any]) -> Record:
+    def patch(
+        self, principal: Principal, application_id: str, key_id: str, changes: dict[str, Any]
+    ) -> Record:
         record = self._find(principal, application_id, key_id)
         for field in PATCHABLE:
             if field not in changes:
@@ -128,15 +150,25 @@ class ApplicationKeys:
         if key["status"] != "active":
             raise Unauthorized("Access key is inactive")
         device = self.store.get("devices", credentials["deviceId"])
-        if (device is None or device.get("deletedAt")
-                or device["applicationId"] != key["applicationId"] or not key_covers(key, device)):
+        if (
+            device is None
+            or device.get("deletedAt")
+            or device["applicationId"] != key["applicationId"]
+            or not key_covers(key, device)
+        ):
             raise Unauthorized(f"Access key does not allow device {credentials['deviceId']}")
         scopes = credentials.get("requestedScopes") or ["all.Device"]
         ttl = credentials.get("tokenTTL") or DEVICE_TOKEN_TTL_S
         token = self.backend.signer.sign(
-            {"sub": device["id"], "typ": "device", "app": key["applicationId"],
-             "key": key["id"], "scope": scopes},
-            now=self.backend.clock.now(), ttl_s=ttl,
+            {
+                "sub": device["id"],
+                "typ": "device",
+                "app": key["applicationId"],
+                "key": key["id"],
+                "scope": scopes,
+            },
+            now=self.backend.clock.now(),
+            ttl_s=ttl,
         )
         app = self.store.get("applications", key["applicationId"])
         return {
@@ -159,8 +191,13 @@ class ApplicationKeys:
         device = self.store.get("devices", claims["sub"])
         if device is None or device.get("deletedAt"):
             raise Unauthorized("The device behind this token no longer exists")
-        return Principal("device", device["id"], frozenset(claims.get("scope", ["all.Device"])),
-                         application_id=key["applicationId"], key_id=key["id"])
+        return Principal(
+            "device",
+            device["id"],
+            frozenset(claims.get("scope", ["all.Device"])),
+            application_id=key["applicationId"],
+            key_id=key["id"],
+        )
 
     # ------------------------------------------------------------ device reach
 

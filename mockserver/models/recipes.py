@@ -14,8 +14,19 @@ if TYPE_CHECKING:
     from mockserver.models.backend import Backend
 
 KIND = "deviceRecipes"
-FIELDS = ("name", "deviceName", "description", "deviceDescription", "tags", "attributes",
-          "deviceClass", "gatewayId", "parentId", "systemInterval", "keepDuplicates")
+FIELDS = (
+    "name",
+    "deviceName",
+    "description",
+    "deviceDescription",
+    "tags",
+    "attributes",
+    "deviceClass",
+    "gatewayId",
+    "parentId",
+    "systemInterval",
+    "keepDuplicates",
+)
 MAX_BULK_DEVICES = 10_000
 
 
@@ -30,17 +41,32 @@ class DeviceRecipes:
 
     def list(self, principal: Principal, application_id: str, params: dict[str, Any]) -> dict:
         app = self.backend.applications.visible(principal, application_id)
-        return collection(self.store.children(KIND, app["id"]), params,
-                          render=lambda r: self.render(r, params),
-                          extra={"applicationId": app["id"]})
+        return collection(
+            self.store.children(KIND, app["id"]),
+            params,
+            render=lambda r: self.render(r, params),
+            extra={"applicationId": app["id"]},
+        )
 
-    def create(self, principal: Principal, application_id: str, body: dict[str, Any],
-               *, ident: str | None = None) -> Record:
+    def create(
+        self,
+        principal: Principal,
+        application_id: str,
+        body: dict[str, Any],
+        *,
+        ident: str | None = None,
+    ) -> Record:
         app = self.backend.applications.visible(principal, application_id)
         ident = ident or self.backend.ids.new()
-        recipe: Record = {"id": ident, "deviceRecipeId": ident, "applicationId": app["id"],
-                          "name": "Untitled recipe", "deviceClass": "standalone",
-                          "tags": [], "attributes": []}
+        recipe: Record = {
+            "id": ident,
+            "deviceRecipeId": ident,
+            "applicationId": app["id"],
+            "name": "Untitled recipe",
+            "deviceClass": "standalone",
+            "tags": [],
+            "attributes": [],
+        }
         recipe.update({k: v for k, v in body.items() if k in FIELDS and v is not None})
         stamp_new(recipe, self.backend.clock)
         self.store.put(KIND, recipe)
@@ -53,12 +79,19 @@ class DeviceRecipes:
             raise NotFound.resource("Device recipe", recipe_id)
         return recipe
 
-    def get(self, principal: Principal, application_id: str, recipe_id: str,
-            params: dict[str, Any]) -> Record:
+    def get(
+        self, principal: Principal, application_id: str, recipe_id: str, params: dict[str, Any]
+    ) -> Record:
         return self.render(self._find(principal, application_id, recipe_id), params)
 
-    def patch(self, principal: Principal, application_id: str, recipe_id: str,
-              changes: dict[str, Any], params: dict[str, Any]) -> Record:
+    def patch(
+        self,
+        principal: Principal,
+        application_id: str,
+        recipe_id: str,
+        changes: dict[str, Any],
+        params: dict[str, Any],
+    ) -> Record:
         recipe = self._find(principal, application_id, recipe_id)
         for field in FIELDS:
             if field in changes:
@@ -77,8 +110,9 @@ class DeviceRecipes:
 
     # ------------------------------------------------------------ bulk create
 
-    def bulk_create(self, principal: Principal, application_id: str, recipe_id: str,
-                    body: dict[str, Any]) -> dict[str, Any]:
+    def bulk_create(
+        self, principal: Principal, application_id: str, recipe_id: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
         """Create one device per CSV row (or ``count`` devices) from the recipe.
 
         The CSV result lists every row with the created device's id, or the
@@ -90,14 +124,20 @@ class DeviceRecipes:
         created = failed = 0
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        header = ["name", "id", "error"] + (["key", "secret"] if body.get("makeUniqueKeySecret")
-                                             else [])
+        header = ["name", "id", "error"] + (
+            ["key", "secret"] if body.get("makeUniqueKeySecret") else []
+        )
         writer.writerow(header)
         for row in rows:
-            device_body = {k: recipe[k] for k in ("tags", "attributes", "deviceClass",
-                                                  "systemInterval", "keepDuplicates") if k in recipe}
+            device_body = {
+                k: recipe[k]
+                for k in ("tags", "attributes", "deviceClass", "systemInterval", "keepDuplicates")
+                if k in recipe
+            }
             device_body["name"] = row["name"]
-            device_body["description"] = row.get("description") or recipe.get("deviceDescription", "")
+            device_body["description"] = row.get("description") or recipe.get(
+                "deviceDescription", ""
+            )
             for field in ("gatewayId", "parentId"):
                 value = row.get(field) or body.get(field) or recipe.get(field)
                 if value:
@@ -106,15 +146,21 @@ class DeviceRecipes:
                 device = self.backend.devices.create(principal, application_id, device_body)
             except ValidationError as exc:
                 failed += 1
-                writer.writerow([row["name"], "", exc.message] + (["", ""] if len(header) > 3 else []))
+                writer.writerow(
+                    [row["name"], "", exc.message] + (["", ""] if len(header) > 3 else [])
+                )
                 continue
             created += 1
             extra = []
             if body.get("makeUniqueKeySecret"):
                 key = self.backend.keys.create(
-                    principal, application_id,
-                    {"filterType": "whitelist", "deviceIds": [device["id"]],
-                     "description": f"Key for {device['name']}"},
+                    principal,
+                    application_id,
+                    {
+                        "filterType": "whitelist",
+                        "deviceIds": [device["id"]],
+                        "description": f"Key for {device['name']}",
+                    },
                 )
                 extra = [key["key"], key["secret"]]
             writer.writerow([device["name"], device["id"], "", *extra])
@@ -131,8 +177,10 @@ class DeviceRecipes:
             }
             if columns["name"] not in (reader.fieldnames or []):
                 raise ValidationError(f"body.csv: no '{columns['name']}' column in the CSV header")
-            rows = [{field: (row.get(col) or "").strip() for field, col in columns.items()}
-                    for row in reader]
+            rows = [
+                {field: (row.get(col) or "").strip() for field, col in columns.items()}
+                for row in reader
+            ]
         elif body.get("count"):
             base = recipe.get("deviceName") or recipe["name"]
             rows = [{"name": f"{base} {i + 1}"} for i in range(body["count"])]

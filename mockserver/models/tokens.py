@@ -44,16 +44,28 @@ class ApiTokens:
 
     # ------------------------------------------------------------ collection
 
-    def list(self, principal: Principal, owner_type: OwnerType, owner_id: str | None,
-             params: dict[str, Any]) -> dict[str, Any]:
+    def list(
+        self,
+        principal: Principal,
+        owner_type: OwnerType,
+        owner_id: str | None,
+        params: dict[str, Any],
+    ) -> dict[str, Any]:
         owner = self._owner(principal, owner_type, owner_id)
         records = [t for t in self.store.children(KIND, owner) if t["ownerType"] == owner_type]
         extra = {"ownerId": owner, "ownerType": owner_type}
         return collection(records, params, render=public, extra=extra)
 
-    def create(self, principal: Principal, owner_type: OwnerType, owner_id: str | None,
-               body: dict[str, Any], *, ident: str | None = None,
-               token: str | None = None) -> Record:
+    def create(
+        self,
+        principal: Principal,
+        owner_type: OwnerType,
+        owner_id: str | None,
+        body: dict[str, Any],
+        *,
+        ident: str | None = None,
+        token: str | None = None,
+    ) -> Record:
         """Create a token; ``token`` pins its string (world files use it for CI secrets)."""
         owner = self._owner(principal, owner_type, owner_id)
         ident = ident or self.backend.ids.new()
@@ -84,27 +96,36 @@ class ApiTokens:
         self.store.put(KIND, record)
         token = token or self.backend.signer.sign(
             {"sub": ident, "typ": "apiToken", "scope": record["scope"]},
-            now=self.backend.clock.now(), ttl_s=ttl,
+            now=self.backend.clock.now(),
+            ttl_s=ttl,
         )
         # The token string is returned here and never again.
         return {**public(record), "token": token}
 
     # ------------------------------------------------------------ one token
 
-    def _find(self, principal: Principal, owner_type: OwnerType, owner_id: str | None,
-              token_id: str) -> Record:
+    def _find(
+        self, principal: Principal, owner_type: OwnerType, owner_id: str | None, token_id: str
+    ) -> Record:
         owner = self._owner(principal, owner_type, owner_id)
         record = self.store.get(KIND, token_id)
         if record is None or record["ownerId"] != owner or record["ownerType"] != owner_type:
             raise NotFound.resource("API token", token_id)
         return record
 
-    def get(self, principal: Principal, owner_type: OwnerType, owner_id: str | None,
-            token_id: str) -> Record:
+    def get(
+        self, principal: Principal, owner_type: OwnerType, owner_id: str | None, token_id: str
+    ) -> Record:
         return public(self._find(principal, owner_type, owner_id, token_id))
 
-    def patch(self, principal: Principal, owner_type: OwnerType, owner_id: str | None,
-              token_id: str, changes: dict[str, Any]) -> Record:
+    def patch(
+        self,
+        principal: Principal,
+        owner_type: OwnerType,
+        owner_id: str | None,
+        token_id: str,
+        changes: dict[str, Any],
+    ) -> Record:
         record = self._find(principal, owner_type, owner_id, token_id)
         for field in PATCHABLE:
             if field in changes:
@@ -113,8 +134,9 @@ class ApiTokens:
         self.store.put(KIND, record)
         return public(record)
 
-    def delete(self, principal: Principal, owner_type: OwnerType, owner_id: str | None,
-               token_id: str) -> dict[str, bool]:
+    def delete(
+        self, principal: Principal, owner_type: OwnerType, owner_id: str | None, token_id: str
+    ) -> dict[str, bool]:
         record = self._find(principal, owner_type, owner_id, token_id)
         self.store.delete(KIND, record["id"])
         return {"success": True}

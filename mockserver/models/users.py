@@ -16,8 +16,16 @@ if TYPE_CHECKING:
 
 KIND = "users"
 # Fields of mePatch that are plain profile data, copied as given.
-PROFILE_FIELDS = ("email", "firstName", "lastName", "companyName", "title", "phoneNumber",
-                  "location", "url")
+PROFILE_FIELDS = (
+    "email",
+    "firstName",
+    "lastName",
+    "companyName",
+    "title",
+    "phoneNumber",
+    "location",
+    "url",
+)
 MAX_TOKEN_TTL_S = 365 * 24 * 3600
 
 
@@ -32,8 +40,15 @@ class Users:
 
     # ------------------------------------------------------------ records
 
-    def create(self, *, email: str, password: str, first_name: str = "", last_name: str = "",
-               ident: str | None = None) -> Record:
+    def create(
+        self,
+        *,
+        email: str,
+        password: str,
+        first_name: str = "",
+        last_name: str = "",
+        ident: str | None = None,
+    ) -> Record:
         if self.by_email(email) is not None:
             raise ValidationError(f"email: a user with email {email} already exists")
         ident = ident or self.backend.ids.new()
@@ -82,8 +97,9 @@ class Users:
             raise ValidationError(f"body.tokenTTL: must be between 1 and {MAX_TOKEN_TTL_S}")
         return {"token": self.token_for(user, scopes=scopes, ttl_s=ttl), "userId": user["id"]}
 
-    def token_for(self, user: Record, *, scopes: list[str] | None = None,
-                  ttl_s: int = USER_TOKEN_TTL_S) -> str:
+    def token_for(
+        self, user: Record, *, scopes: list[str] | None = None, ttl_s: int = USER_TOKEN_TTL_S
+    ) -> str:
         return self.backend.signer.sign(
             {"sub": user["id"], "typ": "user", "scope": scopes or ["all.User"]},
             now=self.backend.clock.now(),
@@ -109,15 +125,20 @@ class Users:
 
     def patch_me(self, principal: Principal, changes: dict[str, Any]) -> Record:
         user = self._me(principal)
-        if ("email" in changes and changes["email"].lower() != user["email"]
-                and self.by_email(changes["email"]) is not None):
+        if (
+            "email" in changes
+            and changes["email"].lower() != user["email"]
+            and self.by_email(changes["email"]) is not None
+        ):
             raise ValidationError(f"body.email: {changes['email']} is already in use")
         if "password" in changes:
             current = changes.get("currentCredentials") or {}
             given = current.get("password", "") if isinstance(current, dict) else ""
             if not hmac.compare_digest(user["_password"], password_hash(given, user["_salt"])):
-                raise BadRequest("body.currentCredentials: the current password is required "
-                                 "to change the password")
+                raise BadRequest(
+                    "body.currentCredentials: the current password is required "
+                    "to change the password"
+                )
         for field in PROFILE_FIELDS:
             if field in changes:
                 user[field] = changes[field].lower() if field == "email" else changes[field]
