@@ -69,7 +69,7 @@ class ApiClient:
         attempts = 0
         while True:
             if self.policy.limiter is not None:
-                self.policy.limiter.acquire(operation, _throttle_key(operation, path))
+                self.policy.limiter.acquire(operation, throttle_key(operation, path))
             response = self.transport.request(method, path, json=json_body, params=params,
                                               headers=sent)
             self.history.append(response)
@@ -83,7 +83,7 @@ class ApiClient:
                         time.sleep(wait)
                     continue
             break
-        if (self.on_created and method.upper() == "POST" and response.status_code == 201):
+        if self.on_created and method.upper() == "POST" and response.status_code in (200, 201):
             self.on_created(path, response)
         return response
 
@@ -127,7 +127,7 @@ def curl_command(request: httpx.Request, base_url: str | None = None) -> str:
     return " ".join(shlex.quote(p) if "$LOSANT_TOKEN" not in p else f'"{p}"' for p in parts)
 
 
-def _throttle_key(operation: Any, path: str) -> str:
+def throttle_key(operation: Any, path: str) -> str:
     if operation is None or not operation.throttle:
         return "-"
     per = operation.throttle.get("per")

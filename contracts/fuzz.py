@@ -126,12 +126,12 @@ def build_schema(target: Target, *, max_examples: int, negative: bool = True,
 
     @schema.hook("after_call")
     def record_creations(context: Any, case: Any, response: Any) -> None:
-        if case.method.upper() == "POST" and response.status_code == 201:
+        if case.method.upper() == "POST" and response.status_code in (200, 201):
             try:
                 body = response.json()
             except ValueError:
                 return
-            target.sandbox.record_creation(case.formatted_path, body)
+            target.sandbox.record_creation(case.formatted_path, body, response.status_code)
 
     return schema
 
@@ -145,6 +145,24 @@ def failure_text(found: BaseException) -> str:
     if isinstance(found, BaseExceptionGroup) and not str(found).startswith("Schemathesis"):
         return "\n\n".join(failure_text(e) for e in found.exceptions)
     return str(found)
+
+
+def before_case(target: Target, case: Any) -> None:
+    """Per-case housekeeping: fresh throttle counters on the mock, pacing elsewhere.
+
+    Schemathesis sends through its own transport, so the client-side limiter
+    that paces the hand-written suites is applied here as well.
+    """
+    if target.is_mock:
+        target.reset_throttles()
+        return
+    limiter = target.api.policy.limiter
+    if limiter is not None:
+        from contracts.client import throttle_key
+        from contracts.spec_view import router
+
+        operation = router().match(case.method, case.formatted_path)
+        limiter.acquire(operation, throttle_key(operation, case.formatted_path))
 
 
 class KnownIds:

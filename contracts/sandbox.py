@@ -51,11 +51,19 @@ class Sandbox:
             if path not in self.created:
                 self.created.append(path)
 
-    def record_creation(self, request_path: str, body: Any) -> None:
-        """Note the resource a 201 to ``POST request_path`` made."""
+    def record_creation(self, request_path: str, body: Any, status: int = 201) -> None:
+        """Note the resource a successful ``POST request_path`` made."""
         if not isinstance(body, dict):
             return
         path = request_path.split("?", 1)[0].rstrip("/")
+        if path.endswith("/clone") or path == "/applications/import":
+            # A clone or import that finished at once names the new application.
+            made = body.get("applicationId") or (body.get("application") or {}).get("id")
+            if made:
+                self.record(f"/applications/{made}")
+            return
+        if status != 201:
+            return
         ident = body.get("id") or body.get("apiTokenId") or body.get("applicationKeyId")
         if path.endswith("/attributes"):
             return  # lives in its device; removed with it

@@ -187,7 +187,8 @@ def open_target(options: Options) -> Target:
     user_id = me.json().get("id", "")
 
     sandbox = Sandbox(lambda path: api.delete(path).status_code)
-    api.on_created = lambda path, response: sandbox.record_creation(path, _json(response))
+    api.on_created = lambda path, response: sandbox.record_creation(
+        path, _json(response), response.status_code)
     target = Target(options, base_url, api, is_mock, user_id, sandbox, app, login, closers)
     if options.application_id:
         found = api.get(f"/applications/{options.application_id}")

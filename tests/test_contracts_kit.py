@@ -197,3 +197,37 @@ def test_suites_run_against_a_mock_over_http(live: Any) -> None:
                                           password="losant-mock"), quiet=True)
     assert result.ok, result.summary()
     assert result.suites["auth"].passed >= 10
+
+
+def test_sandbox_records_the_application_a_clone_made() -> None:
+    sandbox = Sandbox(lambda path: 200)
+    sandbox.adopt("a" * 24, owned=True)
+    sandbox.record_creation(f"/applications/{'a' * 24}/clone",
+                            {"application": {"id": "f" * 24}, "applicationId": "f" * 24}, 200)
+    assert sandbox.plan() == [f"/applications/{'f' * 24}", f"/applications/{'a' * 24}"]
+
+
+def without_control_api() -> Any:
+    """The mock with /_mock hidden: to the suites it looks like a live deployment."""
+    mock = default_mock()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/_mock"):
+            await send({"type": "http.response.start", "status": 404, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await mock(scope, receive, send)
+
+    RECORDED["mock"] = mock
+    return app
+
+
+def test_off_the_mock_live_safe_skips_mock_only_and_real_time_tests() -> None:
+    result = run_suites(["auth", "throttle"], Options(
+        app_factory=f"{__name__}:without_control_api", live_safe=True, rate=500.0), quiet=True)
+    assert result.ok, result.summary()
+    assert result.suites["auth"].skipped == 1  # the second-user test needs /_mock/world
+    assert result.suites["throttle"].passed == 0
+    assert result.suites["throttle"].skipped == 6
+    mock = RECORDED["mock"]
+    assert _applications(mock) == sorted(a["id"] for a in mock.world_summary["applications"])

@@ -87,7 +87,7 @@ def _run(operation_id: str, mode: str, schema: Any, known: Any, target: Any,
     from schemathesis.core.failures import FailureGroup
     from schemathesis.generation.feedback import NO_FEEDBACK
 
-    from contracts.fuzz import failure_text
+    from contracts.fuzz import OBJECT_ID, before_case, failure_text
 
     config = request.config
     operation = schema.find_operation_by_id(operation_id)
@@ -103,12 +103,14 @@ def _run(operation_id: str, mode: str, schema: Any, known: Any, target: Any,
     def check(case: Any) -> None:
         count[0] += 1
         # Never aim application.delete at the sandbox: every later case needs it.
+        # Live-safe: every well-formed application id is the sandbox (a malformed
+        # one, generated on purpose by a negative case, addresses nothing).
         if operation_id != "application.delete":
-            if target.live_safe and "applicationId" in (case.path_parameters or {}):
-                case.path_parameters["applicationId"] = target.application_id
+            params = case.path_parameters or {}
+            if target.live_safe and OBJECT_ID.match(str(params.get("applicationId", ""))):
+                params["applicationId"] = target.application_id
             known.apply(case)
-        if target.is_mock:
-            target.reset_throttles()
+        before_case(target, case)
         case.call_and_validate()
 
     found_text = None

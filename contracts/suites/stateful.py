@@ -109,7 +109,7 @@ def _only_declared_links(schema: Any) -> None:
 
 
 def _machine(target: Any, max_examples: int) -> Any:
-    from contracts.fuzz import build_schema
+    from contracts.fuzz import before_case, build_schema
 
     schema = build_schema(target, max_examples=max_examples, negative=False,
                           document=_chains_document())
@@ -136,8 +136,7 @@ def _machine(target: Any, max_examples: int) -> Any:
             if (params and params.get("applicationId") not in created_apps
                     and operation_id != "application.delete"):
                 params["applicationId"] = target.application_id
-            if target.is_mock:
-                target.reset_throttles()
+            before_case(target, case)
 
         def after_call(self, response: Any, case: Any) -> None:
             super().after_call(response, case)
