@@ -143,6 +143,7 @@ def apply_patches(exact: dict[str, Any]) -> None:
 # response carries `x-kit-addition: true` and the parity test allows exactly these.
 ADDED_STATUS_DESCRIPTIONS = {
     "400": "The request is malformed; the body names the offending field.",
+    "404": "A resource named in the path does not exist (or is not visible to the caller).",
     "401": "Missing, malformed, expired or revoked credentials.",
     "403": "The credentials are valid but do not grant this action.",
     "413": "The request body is larger than the mock accepts.",
@@ -161,6 +162,12 @@ STATUS_DESCRIPTIONS = {
     "422": "The request is well formed but cannot be carried out.",
     "429": "Throttled; Retry-After says when to try again.",
 }
+
+# Query parameters the reference types as strings but that only make sense as
+# non-negative integers (the platform and the mock answer 400 otherwise).
+# Listed in specs/README.md as a tightening.
+DIGIT_PARAMETERS = ("page", "perPage", "limit")
+DIGIT_PATTERN = "^[0-9]+$"
 
 # Short descriptions, in the kit's words, for parameters that recur.
 PARAMETER_DESCRIPTIONS = {
@@ -284,6 +291,8 @@ class Generator:
         for key in ("enum", "pattern", "minLength"):
             if key in param:
                 schema[key] = param[key]
+        if name in DIGIT_PARAMETERS and schema["type"] == "string" and "pattern" not in schema:
+            schema["pattern"] = DIGIT_PATTERN
         if "default" in param:
             schema["default"] = (
                 str(param["default"]) if schema["type"] == "string" else param["default"]
@@ -363,12 +372,15 @@ class Generator:
         *,
         secured: bool,
         has_input: bool,
+        has_path_ids: bool,
         has_body: bool,
         throttled: bool,
     ) -> None:
         wanted = []
         if has_input:
             wanted.append("400")
+        if has_path_ids:
+            wanted.append("404")
         if secured:
             wanted += ["401", "403"]
         if has_body:
@@ -417,6 +429,7 @@ class Generator:
             op["responses"],
             secured=bool(scopes),
             has_input=bool(plain) or bool(body),
+            has_path_ids=any(p["in"] == "path" for p in plain),
             has_body=bool(body),
             throttled=bool(throttle and throttle["kind"] in ("window", "concurrent", "size")),
         )
@@ -451,7 +464,9 @@ class Generator:
                     continue
                 new_param = match.group(1)
                 field = "name" if new_param == "name" else "id"
-                if field not in props:
+                known = {new_param, *re.findall(r"\{(\w+)\}", path)}
+                if field not in props or not set(re.findall(r"\{(\w+)\}", target_path)) <= known:
+                    # A deeper action needs ids this request neither had nor created.
                     continue
                 links[target_id] = {
                     "operationId": target_id,
@@ -538,6 +553,15 @@ class Generator:
         lines = [DEVIATIONS_START, "", "### Corrections to apiInfo.json", ""]
         for (resource, action), what in ACTION_FIXES.items():
             lines.append(f"- `{resource}.{action}`: {what}")
+        lines += ["", "### Tightened parameters", ""]
+        lines.append(
+            f"- Query parameters {', '.join(f'`{n}`' for n in DIGIT_PARAMETERS)} are typed as "
+            f"strings by the reference; the spec adds `pattern: {DIGIT_PATTERN}` because only "
+            "non-negative integers are meaningful (anything else is a 400)."
+        )
+        lines += ["", "### Statuses the kit adds (`x-kit-addition: true`)", ""]
+        for status, what in ADDED_STATUS_DESCRIPTIONS.items():
+            lines.append(f"- `{status}`: {what}")
         lines += ["", "### Widened schemas (documented behaviour the schema omits)", ""]
         for (name, pointer), why in SCHEMA_PATCHES.items():
             lines.append(f"- `{name}` `{pointer}`: {why}")

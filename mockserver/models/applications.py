@@ -89,7 +89,7 @@ class Applications:
             "archiveConfig",
             "ftueTracking",
         ):
-            if field in body:
+            if body.get(field) is not None:
                 app[field] = body[field]
         self._check_globals(app["globals"])
         stamp_new(app, self.backend.clock)
@@ -106,7 +106,12 @@ class Applications:
         if "globals" in changes:
             self._check_globals(changes["globals"])
         for field in PATCHABLE:
-            if field in changes:
+            if field not in changes:
+                continue
+            if changes[field] is None:
+                # null removes the setting (e.g. archiveConfig), as in the platform's patches.
+                app.pop(field, None)
+            else:
                 app[field] = changes[field]
         touch(app, self.backend.clock)
         self.store.put(KIND, app)

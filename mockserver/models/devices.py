@@ -455,14 +455,17 @@ class Devices:
 
     def tag_values(self, principal: Principal, application_id: str, params: dict) -> dict:
         key = params.get("key")
-        values = {
-            t["value"]
-            for d in self._matching(principal, application_id, params)
-            for t in d.get("tags", [])
-            if key is None or t["key"] == key
-        }
+        values = set()
+        key_seen = False
+        for device in self._matching(principal, application_id, params):
+            for tag in device.get("tags", []):
+                if key is None or tag["key"] == key:
+                    values.add(tag["value"])
+                    key_seen = True
         body: dict[str, Any] = {"tagValues": _limited(values, params.get("startsWith"))}
-        if key:
+        if key and key_seen:
+            # Echoed only when some device has it: a key no tag can have (say, with
+            # spaces) simply has no values, rather than an invalid tagKey.
             body["tagKey"] = key
         return body
 
