@@ -114,7 +114,13 @@ def serve(args: argparse.Namespace) -> int:
     # Connexion imports Starlette's test client at import time; its deprecation
     # notice is noise for someone starting a server.
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    import logging
+
     import uvicorn
+
+    # Connexion logs every unknown query argument at warning level: noise for a mock
+    # whose clients (and fuzzers) send whatever they like.
+    logging.getLogger("connexion").setLevel(logging.ERROR)
 
     from fixtures import WorldFileError
     from mockserver.app import create_app

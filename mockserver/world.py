@@ -60,7 +60,9 @@ def initial_world(settings: Settings) -> dict[str, Any]:
             settings.seed,
             source=str(settings.fixtures),
         )
-    users = list(settings.users) or None
+    from fixtures.defaults import DEFAULT_LOGINS
+
+    users = list(settings.users or DEFAULT_LOGINS)
     return fixtures.build_world(settings.seed, users=users)
 
 
