@@ -882,3 +882,30 @@ def sort_and_page(
     ordered = sorted(items, key=sort_key, reverse=direction == "desc")
     start = page * per_page
     return ordered[start : start + per_page], len(ordered)
+
+
+# --------------------------------------------------------------------------
+# Device selection in request bodies (data queries, multi-device commands)
+
+
+def device_selector(body: Mapping[str, Any]) -> Predicate:
+    """The union of ``deviceIds``, ``deviceTags`` and ``deviceQuery`` as a predicate."""
+    ids = {ident.lower() for ident in body.get("deviceIds") or ()}
+    tags = []
+    for index, tag in enumerate(body.get("deviceTags") or ()):
+        if "key" not in tag and "value" not in tag:
+            raise ValidationError(f"body.deviceTags[{index}]: needs a key, a value or both")
+        tags.append((tag.get("key"), tag.get("value")))
+    query = body.get("deviceQuery")
+    matches = compile_device_query(query) if query is not None else None
+
+    def has_tag(device: Mapping[str, Any]) -> bool:
+        return any(
+            (key is None or t.get("key") == key) and (value is None or t.get("value") == value)
+            for key, value in tags
+            for t in device.get("tags", ())
+        )
+
+    return lambda device: (
+        device["id"].lower() in ids or has_tag(device) or (matches is not None and matches(device))
+    )

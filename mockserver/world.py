@@ -10,43 +10,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from mockserver.auth import Principal
+from mockserver.models.devices import DEVICE_FIELDS
+from mockserver.models.keys import PATCHABLE as KEY_FIELDS
+from mockserver.models.recipes import FIELDS as RECIPE_FIELDS
 
 if TYPE_CHECKING:
     from mockserver.models.backend import Backend
     from mockserver.settings import Settings
-
-DEVICE_FIELDS = (
-    "name",
-    "description",
-    "tags",
-    "attributes",
-    "deviceClass",
-    "systemInterval",
-    "keepDuplicates",
-)
-KEY_FIELDS = (
-    "name",
-    "description",
-    "filterType",
-    "deviceIds",
-    "deviceTags",
-    "status",
-    "pubTopics",
-    "subTopics",
-)
-RECIPE_FIELDS = (
-    "name",
-    "deviceName",
-    "description",
-    "deviceDescription",
-    "tags",
-    "attributes",
-    "deviceClass",
-    "gatewayId",
-    "parentId",
-    "systemInterval",
-    "keepDuplicates",
-)
 
 
 def initial_world(settings: Settings) -> dict[str, Any]:
@@ -200,9 +170,6 @@ def _create_devices(
             ):
                 continue
             body = {k: spec[k] for k in DEVICE_FIELDS if k in spec}
-            for field in ("gatewayId", "parentId"):
-                if spec.get(field):
-                    body[field] = spec[field]
             device = backend.devices.create(owner, application_id, body, ident=spec.get("id"))
             created[spec.get("name", device["id"])] = device["id"]
             ordered_ids.append(device["id"])

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from mockserver.auth import Principal, require_application
 from mockserver.errors import Forbidden, ValidationError
-from mockserver.models.base import Record, collection, public, stamp_new, touch
+from mockserver.models.base import Record, apply_changes, collection, public, stamp_new, touch
 
 if TYPE_CHECKING:
     from mockserver.models.backend import Backend
@@ -105,14 +105,7 @@ class Applications:
         app = self.visible(principal, application_id)
         if "globals" in changes:
             self._check_globals(changes["globals"])
-        for field in PATCHABLE:
-            if field not in changes:
-                continue
-            if changes[field] is None:
-                # null removes the setting (e.g. archiveConfig), as in the platform's patches.
-                app.pop(field, None)
-            else:
-                app[field] = changes[field]
+        apply_changes(app, changes, PATCHABLE)
         touch(app, self.backend.clock)
         self.store.put(KIND, app)
         return self.render(app)

@@ -65,6 +65,21 @@ def _next_millisecond(stamp: str) -> str:
     return parsed.strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}Z"
 
 
+def apply_changes(record: Record, changes: dict[str, Any], fields: Iterable[str]) -> None:
+    """Copy the patchable ``fields`` present in ``changes``; null removes a field.
+
+    The platform's patches treat null as "unset" (a key's name, an
+    application's archiveConfig, a device's parentId).
+    """
+    for field in fields:
+        if field not in changes:
+            continue
+        if changes[field] is None:
+            record.pop(field, None)
+        else:
+            record[field] = changes[field]
+
+
 def check_object_id(value: str, name: str) -> str:
     if not isinstance(value, str) or not OBJECT_ID.match(value):
         raise ValidationError(f"{name}: '{value}' is not a valid id")

@@ -44,7 +44,7 @@ from mockserver.auth import Principal
 from mockserver.errors import ValidationError
 from mockserver.models.base import Record, int_param
 from mockserver.models.usage import json_size, rest_source
-from mockserver.query import compile_device_query
+from mockserver.query import device_selector
 from mockserver.timeseries import iso_from_ms, parse_state_time, resolve_window
 
 if TYPE_CHECKING:
@@ -87,16 +87,18 @@ class Commands:
 
     # ------------------------------------------------------------ sending
 
-    def send(self, principal: Principal, application_id: str, device_id: str,
-             body: dict[str, Any]) -> dict[str, bool]:
+    def send(
+        self, principal: Principal, application_id: str, device_id: str, body: dict[str, Any]
+    ) -> dict[str, bool]:
         """device.sendCommand: store and publish one command for one device."""
         device = self.backend.devices.find(principal, application_id, device_id)
         template = self._template(body)
         self._deliver(device, template, rest_source(principal))
         return {"success": True}
 
-    def send_many(self, principal: Principal, application_id: str,
-                  body: dict[str, Any]) -> dict[str, bool]:
+    def send_many(
+        self, principal: Principal, application_id: str, body: dict[str, Any]
+    ) -> dict[str, bool]:
         """devices.sendCommand: the same command to every selected device in reach."""
         template = self._template(body)
         selected = self._selector(body)
@@ -108,57 +110,52 @@ class Commands:
         return {"success": True}
 
     def _template(self, body: dict[str, Any]) -> Record:
-        time_ms = parse_state_time(body.get("time"), self.backend.clock.now_ms(),
-                                   field="body.time")
+        time_ms = parse_state_time(body.get("time"), self.backend.clock.now_ms(), field="body.time")
         template: Record = {"name": body["name"], "_timeMs": time_ms}
         if "payload" in body:
             template["payload"] = body["payload"]
         return template
 
     def _deliver(self, device: Record, template: Record, source: str) -> None:
-        command = {"id": self.backend.ids.new(), "deviceId": device["id"],
-                   "applicationId": device["applicationId"], **template}
+        command = {
+            "id": self.backend.ids.new(),
+            "deviceId": device["id"],
+            "applicationId": device["applicationId"],
+            **template,
+        }
         self.store.put(KIND, command)
         rendered = self.render(command)
-        self.backend.usage.count(device["applicationId"], device["id"], "deviceCommand", source,
-                                 nbytes=json_size(rendered))
+        self.backend.usage.count(
+            device["applicationId"],
+            device["id"],
+            "deviceCommand",
+            source,
+            nbytes=json_size(rendered),
+        )
         self.backend.streams.publish(command_topic(device["id"]), "deviceCommand", rendered)
 
     @staticmethod
     def _selector(body: dict[str, Any]) -> Callable[[Record], bool]:
         if not any(name in body for name in ("deviceIds", "deviceTags", "deviceQuery")):
-            raise ValidationError("body: give deviceIds, deviceTags or deviceQuery "
-                                  "to choose the devices to command")
-        ids = {ident.lower() for ident in body.get("deviceIds") or ()}
-        tags = []
-        for index, tag in enumerate(body.get("deviceTags") or ()):
-            if "key" not in tag and "value" not in tag:
-                raise ValidationError(f"body.deviceTags[{index}]: needs a key, a value or both")
-            tags.append((tag.get("key"), tag.get("value")))
-        query = body.get("deviceQuery")
-        matches_query = compile_device_query(query) if query is not None else None
-
-        def has_tag(device: Record) -> bool:
-            return any(
-                (key is None or t.get("key") == key) and (value is None or t.get("value") == value)
-                for key, value in tags for t in device.get("tags", ())
+            raise ValidationError(
+                "body: give deviceIds, deviceTags or deviceQuery to choose the devices to command"
             )
-
-        return lambda device: (device["id"].lower() in ids or has_tag(device)
-                               or (matches_query is not None and matches_query(device)))
+        return device_selector(body)
 
     # ------------------------------------------------------------ reading
 
-    def history(self, principal: Principal, application_id: str, device_id: str,
-                params: dict[str, Any]) -> list[Record]:
+    def history(
+        self, principal: Principal, application_id: str, device_id: str, params: dict[str, Any]
+    ) -> list[Record]:
         """device.getCommand: the window's commands sorted by time, then cut to limit."""
         device = self.backend.devices.find(principal, application_id, device_id)
         limit = int_param(params.get("limit"), "limit", default=1, minimum=1)
         direction = params.get("sortDirection") or "desc"
         if direction not in ("asc", "desc"):
             raise ValidationError('query parameter sortDirection: must be "asc" or "desc"')
-        start_ms, end_ms = resolve_window(self.backend.clock.now_ms(), _start(params),
-                                          params.get("end"), params.get("duration"))
+        start_ms, end_ms = resolve_window(
+            self.backend.clock.now_ms(), _start(params), params.get("end"), params.get("duration")
+        )
         # Stable sort: commands with equal times keep the order they were sent in.
         ordered = sorted(self.store.children(KIND, device["id"]), key=lambda c: c["_timeMs"])
         in_window = [c for c in ordered if start_ms <= c["_timeMs"] <= end_ms]
@@ -168,8 +165,9 @@ class Commands:
 
     # ------------------------------------------------------------ streams and lifecycle
 
-    def feed_topic(self, principal: Principal, application_id: str, device_id: str,
-                   feed: Feed) -> str:
+    def feed_topic(
+        self, principal: Principal, application_id: str, device_id: str, feed: Feed
+    ) -> str:
         """The live-stream topic of a device the principal may read (else 403/404)."""
         device = self.backend.devices.find(principal, application_id, device_id)
         return state_topic(device["id"]) if feed == "state" else command_topic(device["id"])
@@ -201,22 +199,25 @@ class MqttMessages:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
 
-    def publish(self, principal: Principal, application_id: str,
-                body: dict[str, Any]) -> dict[str, bool]:
+    def publish(
+        self, principal: Principal, application_id: str, body: dict[str, Any]
+    ) -> dict[str, bool]:
         app = self.backend.applications.visible(principal, application_id)
         topic = check_topic_name(body["topic"], "body.topic")
         message = {"topic": topic, "message": body["message"]}
         streams = self.backend.streams
         prefix = mqtt_topic(app["id"], "")
-        self.backend.usage.count(app["id"], None, "mqttOut", rest_source(principal),
-                                 nbytes=json_size(message))
+        self.backend.usage.count(
+            app["id"], None, "mqttOut", rest_source(principal), nbytes=json_size(message)
+        )
         for subscribed in streams.topics(prefix):
-            if topic_matches(subscribed[len(prefix):], topic):
+            if topic_matches(subscribed[len(prefix) :], topic):
                 streams.publish(subscribed, "mqttMessage", message)
         return {"success": True}
 
-    def subscription_topic(self, principal: Principal, application_id: str,
-                           topic_filter: Any) -> str:
+    def subscription_topic(
+        self, principal: Principal, application_id: str, topic_filter: Any
+    ) -> str:
         app = self.backend.applications.visible(principal, application_id)
         return mqtt_topic(app["id"], check_topic_filter(topic_filter, "query parameter topic"))
 

@@ -21,6 +21,7 @@ from mockserver.errors import Forbidden, NotFound, ValidationError
 from mockserver.models.base import (
     MAX_PER_PAGE,
     Record,
+    apply_changes,
     check_object_id,
     flag,
     int_param,
@@ -325,12 +326,7 @@ class Devices:
     ) -> Record:
         device = self.find(principal, application_id, device_id)
         updated = dict(device)
-        for field in DEVICE_FIELDS:
-            if field in changes:
-                if changes[field] is None:
-                    updated.pop(field, None)
-                else:
-                    updated[field] = changes[field]
+        apply_changes(updated, changes, DEVICE_FIELDS)
         self._check(device["applicationId"], updated)
         device.clear()
         device.update(updated)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from mockserver.auth import DEVICE_TOKEN_TTL_S, Principal
 from mockserver.errors import NotFound, Unauthorized
-from mockserver.models.base import Record, collection, public, stamp_new, touch
+from mockserver.models.base import Record, apply_changes, collection, public, stamp_new, touch
 from mockserver.query import compile_application_key_query
 
 if TYPE_CHECKING:
@@ -119,14 +119,7 @@ class ApplicationKeys:
         self, principal: Principal, application_id: str, key_id: str, changes: dict[str, Any]
     ) -> Record:
         record = self._find(principal, application_id, key_id)
-        for field in PATCHABLE:
-            if field not in changes:
-                continue
-            if changes[field] is None:
-                # name: null clears the name (applicationKeyPatch allows it).
-                record.pop(field, None)
-            else:
-                record[field] = changes[field]
+        apply_changes(record, changes, PATCHABLE)
         record["lastUpdatedById"] = principal.subject
         record["lastUpdatedByType"] = "apiToken" if principal.kind == "apiToken" else "user"
         touch(record, self.backend.clock)

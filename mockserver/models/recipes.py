@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from mockserver.auth import Principal
 from mockserver.errors import NotFound, ValidationError
-from mockserver.models.base import Record, collection, stamp_new, touch
+from mockserver.models.base import Record, apply_changes, collection, stamp_new, touch
 
 if TYPE_CHECKING:
     from mockserver.models.backend import Backend
@@ -93,12 +93,7 @@ class DeviceRecipes:
         params: dict[str, Any],
     ) -> Record:
         recipe = self._find(principal, application_id, recipe_id)
-        for field in FIELDS:
-            if field in changes:
-                if changes[field] is None:
-                    recipe.pop(field, None)
-                else:
-                    recipe[field] = changes[field]
+        apply_changes(recipe, changes, FIELDS)
         touch(recipe, self.backend.clock)
         self.store.put(KIND, recipe)
         return self.render(recipe, params)

@@ -88,7 +88,7 @@ from mockserver.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, 
 from mockserver.models.base import MAX_PER_PAGE, Record, int_param, public
 from mockserver.models.commands import state_topic
 from mockserver.models.usage import json_size, rest_source
-from mockserver.query import compile_device_query, device_value, sort_and_page
+from mockserver.query import device_selector, device_value, sort_and_page
 from mockserver.timeseries import (
     EARLIEST_MS,
     MEAN,
@@ -112,16 +112,19 @@ _LOG_FIELDS = ("ipAddress", "disconnectReason", "messagesFromClient", "messagesT
 # -- reporting rights ----------------------------------------------------------------
 
 
-def reporting_device(backend: Backend, principal: Principal, application_id: str,
-                     device_id: str) -> Record:
+def reporting_device(
+    backend: Backend, principal: Principal, application_id: str, device_id: str
+) -> Record:
     """The device a principal reports state or connection status for, or 403/404."""
     app = backend.applications.visible(principal, application_id)
     device = backend.store.get("devices", device_id)
     if device is None or device["applicationId"] != app["id"] or device.get("deletedAt"):
         raise NotFound.resource("Device", device_id)
     if not backend.keys.may_report_for(principal, device):
-        raise Forbidden(f"Device {principal.subject} may not report for device {device_id}: "
-                        "a device reports for itself, a gateway also for its peripherals")
+        raise Forbidden(
+            f"Device {principal.subject} may not report for device {device_id}: "
+            "a device reports for itself, a gateway also for its peripherals"
+        )
     return device
 
 
@@ -139,13 +142,20 @@ class Telemetry:
 
     # ------------------------------------------------------------ sending
 
-    def send_state(self, principal: Principal, application_id: str, device_id: str,
-                   body: dict[str, Any] | list[dict[str, Any]]) -> dict[str, bool]:
+    def send_state(
+        self,
+        principal: Principal,
+        application_id: str,
+        device_id: str,
+        body: dict[str, Any] | list[dict[str, Any]],
+    ) -> dict[str, bool]:
         """device.sendState: store, stream and count one report or an array of them."""
         device = reporting_device(self.backend, principal, application_id, device_id)
         if device.get("deviceClass") == "system":
-            raise ValidationError(f"Device {device_id} is a system device: its state derives "
-                                  "from its child devices and cannot be reported")
+            raise ValidationError(
+                f"Device {device_id} is a system device: its state derives "
+                "from its child devices and cannot be reported"
+            )
         many = isinstance(body, list)
         states = body if many else [body]
         now = self.backend.clock.now_ms()
@@ -162,67 +172,92 @@ class Telemetry:
             if data:
                 self.series.record(device["id"], time_ms, data)
                 if streams.subscriber_count(topic):  # the hot path skips building the event
-                    streams.publish(topic, "deviceState",
-                                    {"time": iso_from_ms(time_ms), "data": data})
-            self.backend.usage.count(device["applicationId"], device["id"], "deviceState", source,
-                                     nbytes=json_size(raw))
+                    streams.publish(
+                        topic, "deviceState", {"time": iso_from_ms(time_ms), "data": data}
+                    )
+            self.backend.usage.count(
+                device["applicationId"], device["id"], "deviceState", source, nbytes=json_size(raw)
+            )
         return {"success": True}
 
     # ------------------------------------------------------------ one device
 
-    def history(self, principal: Principal, application_id: str, device_id: str,
-                params: Mapping[str, Any]) -> list[Record]:
+    def history(
+        self, principal: Principal, application_id: str, device_id: str, params: Mapping[str, Any]
+    ) -> list[Record]:
         """device.getState: the window's reports sorted by time, then cut to ``limit``."""
         device = self.backend.devices.find(principal, application_id, device_id)
         limit = int_param(params.get("limit"), "limit", default=1, minimum=1)
         start_ms, end_ms = self._window(params)
-        reports = self.series.history(device["id"], start_ms=start_ms, end_ms=end_ms,
-                                      limit=limit,
-                                      direction=params.get("sortDirection") or "desc")
+        reports = self.series.history(
+            device["id"],
+            start_ms=start_ms,
+            end_ms=end_ms,
+            limit=limit,
+            direction=params.get("sortDirection") or "desc",
+        )
         return [{"time": iso_from_ms(r["time"]), "data": r["data"]} for r in reports]
 
-    def composite(self, principal: Principal, application_id: str, device_id: str,
-                  params: Mapping[str, Any]) -> dict[str, Record]:
+    def composite(
+        self, principal: Principal, application_id: str, device_id: str, params: Mapping[str, Any]
+    ) -> dict[str, Record]:
         """device.getCompositeState: each attribute's last value and time in the window."""
         device = self.backend.devices.find(principal, application_id, device_id)
         start_ms, end_ms = self._window(params)
         return self._composite(device["id"], start_ms, end_ms, _names(params.get("attributes")))
 
-    def _composite(self, device_id: str, start_ms: int, end_ms: int,
-                   attributes: list[str] | None) -> dict[str, Record]:
-        state = self.series.composite(device_id, start_ms=start_ms, end_ms=end_ms,
-                                      attributes=attributes)
-        return {name: {"value": entry["value"], "time": iso_from_ms(entry["time"])}
-                for name, entry in state.items()}
+    def _composite(
+        self, device_id: str, start_ms: int, end_ms: int, attributes: list[str] | None
+    ) -> dict[str, Record]:
+        state = self.series.composite(
+            device_id, start_ms=start_ms, end_ms=end_ms, attributes=attributes
+        )
+        return {
+            name: {"value": entry["value"], "time": iso_from_ms(entry["time"])}
+            for name, entry in state.items()
+        }
 
     def _window(self, params: Mapping[str, Any]) -> tuple[int, int]:
         start = params.get("start")
         if start in (None, ""):
             start = params.get("since")
-        return resolve_window(self.backend.clock.now_ms(), start, params.get("end"),
-                              params.get("duration"))
+        return resolve_window(
+            self.backend.clock.now_ms(), start, params.get("end"), params.get("duration")
+        )
 
     # ------------------------------------------------------------ many devices
 
-    def composite_many(self, principal: Principal, application_id: str,
-                       params: Mapping[str, Any]) -> dict[str, Any]:
+    def composite_many(
+        self, principal: Principal, application_id: str, params: Mapping[str, Any]
+    ) -> dict[str, Any]:
         """devices.getCompositeState: a page of devices (advanced query) with their states."""
         app = self.backend.applications.visible(principal, application_id)
         devices = self.backend.devices.selection(principal, app["id"], params.get("query"))
         sort_field = params.get("sortField") or "name"
         direction = params.get("sortDirection") or "asc"
         page = int_param(params.get("page"), "page", default=0)
-        per_page = int_param(params.get("perPage"), "perPage", default=100, minimum=1,
-                             maximum=MAX_PER_PAGE)
-        items, total = sort_and_page(devices, sort_field=sort_field, sort_direction=direction,
-                                     page=page, per_page=per_page,
-                                     key=lambda d: device_value(d, sort_field))
+        per_page = int_param(
+            params.get("perPage"), "perPage", default=100, minimum=1, maximum=MAX_PER_PAGE
+        )
+        items, total = sort_and_page(
+            devices,
+            sort_field=sort_field,
+            sort_direction=direction,
+            page=page,
+            per_page=per_page,
+            key=lambda d: device_value(d, sort_field),
+        )
         start_ms, end_ms = self._window(params)
         names = _names(params.get("attributes"))
         body: dict[str, Any] = {
-            "items": [{"id": d["id"], "name": d["name"],
-                       "compositeState": self._composite(d["id"], start_ms, end_ms, names)}
-                      for d in items],
+            "items": [
+                {
+                    "id": d["id"],
+                    "name": d["name"],
+                    "compositeState": self._composite(d["id"], start_ms, end_ms, names),
+                }
+                for d in items
+            ],
             "count": len(items),
             "totalCount": total,
             "perPage": per_page,
@@ -235,30 +270,40 @@ class Telemetry:
             body["query"] = params["query"]
         return body
 
-    def last_values(self, principal: Principal, application_id: str,
-                    body: Mapping[str, Any]) -> dict[str, Record]:
+    def last_values(
+        self, principal: Principal, application_id: str, body: Mapping[str, Any]
+    ) -> dict[str, Record]:
         """data.lastValueQuery: the newest value of the attribute(s) of each selected device."""
         devices = self._selected(principal, application_id, body)
         _, end_ms = resolve_window(self.backend.clock.now_ms(), None, body.get("end"))
-        return self.series.last_values([d["id"] for d in devices], body.get("attribute"),
-                                       end_ms)
+        return self.series.last_values([d["id"] for d in devices], body.get("attribute"), end_ms)
 
-    def time_series(self, principal: Principal, application_id: str, body: Mapping[str, Any],
-                    *, size_rule: ThrottleRule | None = None) -> dict[str, Any]:
+    def time_series(
+        self,
+        principal: Principal,
+        application_id: str,
+        body: Mapping[str, Any],
+        *,
+        size_rule: ThrottleRule | None = None,
+    ) -> dict[str, Any]:
         """data.timeSeriesQuery: aggregated points per selected device (timeSeriesData)."""
         devices = self._selected(principal, application_id, body)
         devices.sort(key=lambda d: (d["name"].lower(), d["id"]))
-        start_ms, end_ms = resolve_window(self.backend.clock.now_ms(), body.get("start"),
-                                          body.get("end"), body.get("duration"),
-                                          default_duration_ms=DAY_MS)
+        start_ms, end_ms = resolve_window(
+            self.backend.clock.now_ms(),
+            body.get("start"),
+            body.get("end"),
+            body.get("duration"),
+            default_duration_ms=DAY_MS,
+        )
         query = {
-            "start_ms": start_ms, "end_ms": end_ms,
+            "start_ms": start_ms,
+            "end_ms": end_ms,
             "resolution_ms": body.get("resolution"),
             "aggregation": body.get("aggregation", MEAN),
             "attributes": body.get("attributes"),
             "limit": body.get("limit"),
-            "devices_info": {d["id"]: {"name": d["name"], "tags": _tag_lists(d)}
-                             for d in devices},
+            "devices_info": {d["id"]: {"name": d["name"], "tags": _tag_lists(d)} for d in devices},
         }
         ids = [d["id"] for d in devices]
 
@@ -276,15 +321,18 @@ class Telemetry:
         if estimate <= cap:
             return run()
         if estimate > SIZE_ESTIMATE_SLACK * cap:
-            raise BadRequest(f"{size_rule.refusal()}; this one would be about {estimate} bytes: "
-                             "narrow the window, the devices or the attributes, or use a "
-                             "coarser resolution")
+            raise BadRequest(
+                f"{size_rule.refusal()}; this one would be about {estimate} bytes: "
+                "narrow the window, the devices or the attributes, or use a "
+                "coarser resolution"
+            )
         result = run()
         throttles.check_size(size_rule, len(json.dumps(result)))
         return result
 
-    def _selected(self, principal: Principal, application_id: str,
-                  body: Mapping[str, Any]) -> list[Record]:
+    def _selected(
+        self, principal: Principal, application_id: str, body: Mapping[str, Any]
+    ) -> list[Record]:
         devices = self.backend.devices.selection(principal, application_id)
         if not any(name in body for name in ("deviceIds", "deviceTags", "deviceQuery")):
             return devices
@@ -309,8 +357,9 @@ class Connections:
         self.backend = backend
         self.store = backend.store
 
-    def set_status(self, principal: Principal, application_id: str, device_id: str,
-                   body: Mapping[str, Any]) -> dict[str, bool]:
+    def set_status(
+        self, principal: Principal, application_id: str, device_id: str, body: Mapping[str, Any]
+    ) -> dict[str, bool]:
         device = reporting_device(self.backend, principal, application_id, device_id)
         now = self.backend.clock.now_ms()
         connected = body["status"] == "connected"
@@ -319,22 +368,32 @@ class Connections:
         if not connected and "connectedAt" in body:  # checked, though only the end is logged
             parse_state_time(body["connectedAt"], now, field="body.connectedAt")
         stamp = iso_from_ms(time_ms)
-        entry: Record = {"id": self.backend.ids.new(), "deviceId": device["id"],
-                         "applicationId": device["applicationId"], "_timeMs": time_ms,
-                         "connected": 1 if connected else 0, "time": stamp}
+        entry: Record = {
+            "id": self.backend.ids.new(),
+            "deviceId": device["id"],
+            "applicationId": device["applicationId"],
+            "_timeMs": time_ms,
+            "connected": 1 if connected else 0,
+            "time": stamp,
+        }
         entry.update({name: body[name] for name in _LOG_FIELDS if name in body})
         self.store.put(LOG_KIND, entry)
         if time_ms >= device.get("_connectionTimeMs", EARLIEST_MS):
             device["connectionInfo"] = {"connected": entry["connected"], "time": stamp}
             device["_connectionTimeMs"] = time_ms
             self.store.put("devices", device)
-        self.backend.usage.count(device["applicationId"], device["id"],
-                                 "deviceConnect" if connected else "deviceDisconnect",
-                                 rest_source(principal), nbytes=json_size(body))
+        self.backend.usage.count(
+            device["applicationId"],
+            device["id"],
+            "deviceConnect" if connected else "deviceDisconnect",
+            rest_source(principal),
+            nbytes=json_size(body),
+        )
         return {"success": True}
 
-    def log_entries(self, principal: Principal, application_id: str, device_id: str,
-                    params: Mapping[str, Any]) -> list[Record]:
+    def log_entries(
+        self, principal: Principal, application_id: str, device_id: str, params: Mapping[str, Any]
+    ) -> list[Record]:
         """device.getLogEntries: the window's entries sorted by time, then cut to ``limit``."""
         device = self.backend.devices.find(principal, application_id, device_id)
         limit = int_param(params.get("limit"), "limit", default=1, minimum=1)
@@ -344,8 +403,9 @@ class Connections:
         start = params.get("start")
         if start in (None, ""):
             start = params.get("since")
-        start_ms, end_ms = resolve_window(self.backend.clock.now_ms(), start, params.get("end"),
-                                          params.get("duration"))
+        start_ms, end_ms = resolve_window(
+            self.backend.clock.now_ms(), start, params.get("end"), params.get("duration")
+        )
         # Stable sort: entries with equal times keep the order they were reported in.
         ordered = sorted(self.store.children(LOG_KIND, device["id"]), key=lambda e: e["_timeMs"])
         in_window = [e for e in ordered if start_ms <= e["_timeMs"] <= end_ms]
@@ -363,29 +423,6 @@ def _render_log(entry: Record) -> Record:
     for bookkeeping in ("id", "deviceId", "applicationId"):
         out.pop(bookkeeping, None)
     return out
-
-
-# -- device selection ----------------------------------------------------------------------
-
-
-def device_selector(body: Mapping[str, Any]) -> Callable[[Record], bool]:
-    """The union of ``deviceIds``, ``deviceTags`` and ``deviceQuery`` as a predicate."""
-    ids = {ident.lower() for ident in body.get("deviceIds") or ()}
-    tags = []
-    for index, tag in enumerate(body.get("deviceTags") or ()):
-        if "key" not in tag and "value" not in tag:
-            raise ValidationError(f"body.deviceTags[{index}]: needs a key, a value or both")
-        tags.append((tag.get("key"), tag.get("value")))
-    query = body.get("deviceQuery")
-    matches = compile_device_query(query) if query is not None else None
-
-    def has_tag(device: Record) -> bool:
-        return any((key is None or t.get("key") == key)
-                   and (value is None or t.get("value") == value)
-                   for key, value in tags for t in device.get("tags", ()))
-
-    return lambda device: (device["id"].lower() in ids or has_tag(device)
-                           or (matches is not None and matches(device)))
 
 
 def _tag_lists(device: Record) -> dict[str, list[str]]:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from mockserver.auth import Principal
 from mockserver.errors import Forbidden, NotFound, Unauthorized, ValidationError
-from mockserver.models.base import Record, collection, public, stamp_new, touch
+from mockserver.models.base import Record, apply_changes, collection, public, stamp_new, touch
 
 if TYPE_CHECKING:
     from mockserver.models.backend import Backend
@@ -127,9 +127,7 @@ class ApiTokens:
         changes: dict[str, Any],
     ) -> Record:
         record = self._find(principal, owner_type, owner_id, token_id)
-        for field in PATCHABLE:
-            if field in changes:
-                record[field] = changes[field]
+        apply_changes(record, changes, PATCHABLE)
         touch(record, self.backend.clock)
         self.store.put(KIND, record)
         return public(record)
