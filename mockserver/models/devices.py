@@ -86,15 +86,27 @@ class Ordering:
             self._blobs[deleted] = (_SEP + _SEP.join(names) + _SEP, starts)
         blob, starts = self._blobs[deleted]
         # Same semantics as query.glob_matcher: '*' spans anything, the rest is
-        # literal, case-folded, whole name. [^\x00] keeps a match inside one name.
+        # literal, case-folded, whole name. [^\x00] keeps a match inside one
+        # name; starting the pattern with the separator itself gives the regex
+        # engine a literal prefix to scan for, instead of trying every offset.
         body = "[^\x00]*".join(re.escape(part) for part in pattern.casefold().split("*"))
-        regex = re.compile(f"(?<=\x00){body}(?=\x00)", re.DOTALL)
-        found = []
-        for match in regex.finditer(blob):
-            index = bisect.bisect_right(starts, match.start()) - 1
-            if starts[index] == match.start():
-                found.append(records[index])
-        return found
+        regex = re.compile(f"\x00{body}(?=\x00)", re.DOTALL)
+        return _Matches(records, starts, [m.start() + 1 for m in regex.finditer(blob)])
+
+
+class _Matches(Sequence):
+    """Matched devices by name offset; a record is looked up only when it is read."""
+
+    def __init__(self, records: list[Record], starts: list[int], offsets: list[int]) -> None:
+        self._records, self._starts, self._offsets = records, starts, offsets
+
+    def __len__(self) -> int:
+        return len(self._offsets)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return self._records[bisect.bisect_left(self._starts, self._offsets[index])]
 
 
 class Devices:
