@@ -339,7 +339,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--devices", type=int, default=100_000)
     parser.add_argument("--state-devices", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=3, help="sendState rounds per mode")
+    parser.add_argument("--rounds", type=int, default=7, help="sendState rounds per mode")
     parser.add_argument("--list-runs", type=int, default=30)
     parser.add_argument("--port", type=int, default=18080)
     parser.add_argument("--json", type=Path)
