@@ -62,26 +62,6 @@ def _trusted_spec():
         yield
 
 
-def _raw_object_params(document: dict[str, Any]) -> dict[str, Any]:
-    """Let object-valued query parameters reach the dispatcher as sent.
-
-    Connexion casts an ``object`` query parameter with ``dict(value)``, which
-    fails (a 500) on the JSON-string form the official client sends
-    (``query={"name": ...}``) and on a plain ``deviceClass=gateway``. Typed as
-    a binary string, the value is passed through untouched; the bracket form
-    still arrives as a dict, since deepObject parsing follows the style, not
-    the type. The dispatcher decodes and checks it exactly (query.parse_object_param).
-    """
-    parameters = list(document.get("components", {}).get("parameters", {}).values())
-    for item in document["paths"].values():
-        for op in item.values():
-            parameters.extend(op.get("parameters", []))
-    for parameter in parameters:
-        if "x-jsonschema" in parameter:
-            parameter["schema"] = {"type": "string", "format": "binary"}
-    return document
-
-
 def error_body(
     status: int, type_: str, message: str, headers: dict[str, str] | None = None
 ) -> ConnexionResponse:
@@ -153,7 +133,7 @@ class MockApp:
         )
         with _trusted_spec():
             self.connexion.add_api(
-                _raw_object_params(self.spec.for_connexion()),
+                self.spec.for_connexion(),
                 resolver=Resolver(function_resolver=self.dispatcher.endpoint),
                 validator_map=body_validator_map(self.spec),
             )
