@@ -7,9 +7,12 @@ after an ``advance`` (a client polling a job still sees it progress).
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from datetime import UTC, datetime
+
+from mockserver.times import iso_from_ms
 
 
 class Clock:
@@ -55,5 +58,4 @@ class Clock:
 
 def iso(ts: float) -> str:
     """Seconds since the epoch as the platform writes dates: ISO-8601, UTC, milliseconds."""
-    dt = datetime.fromtimestamp(ts, tz=UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    return iso_from_ms(math.floor(ts * 1000))

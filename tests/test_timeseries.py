@@ -20,16 +20,12 @@ from hypothesis import strategies as st
 
 from mockserver.errors import PayloadTooLarge, ValidationError
 from mockserver.spec import PlatformSpec
+from mockserver.times import EARLIEST_MS, LATEST_MS, iso_from_ms, parse_state_time, resolve_window
 from mockserver.timeseries import (
     AGGREGATIONS,
-    EARLIEST_MS,
-    LATEST_MS,
     NUMERIC_AGGREGATIONS,
     TimeSeriesStore,
-    iso_from_ms,
     parse_aggregation,
-    parse_state_time,
-    resolve_window,
 )
 
 DEVICE = "575ecf887ae143cd83dc4aa2"

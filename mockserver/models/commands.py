@@ -45,7 +45,7 @@ from mockserver.errors import ValidationError
 from mockserver.models.base import Record, int_param
 from mockserver.models.usage import json_size, rest_source
 from mockserver.query import device_selector
-from mockserver.timeseries import iso_from_ms, parse_state_time, resolve_window
+from mockserver.times import iso_from_ms, parse_state_time, resolve_window
 
 if TYPE_CHECKING:
     from mockserver.models.backend import Backend

@@ -41,7 +41,7 @@ from mockserver.jobs import Enqueued, export_file
 from mockserver.models.base import Record, collection, public, stamp_new, touch
 from mockserver.models.usage import json_size, rest_source
 from mockserver.query import compile_event_query, glob_matcher
-from mockserver.timeseries import iso_from_ms, parse_state_time
+from mockserver.times import iso_from_ms, parse_state_time
 
 if TYPE_CHECKING:
     from mockserver.models.backend import Backend

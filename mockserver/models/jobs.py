@@ -83,7 +83,7 @@ from mockserver.jobs import DOWNLOAD_PATH, Enqueued, export_file
 from mockserver.models.base import Record, flag, int_param, stamp_new
 from mockserver.models.events import source_of
 from mockserver.query import compile_device_query
-from mockserver.timeseries import iso_from_ms, parse_state_time, resolve_window
+from mockserver.times import iso_from_ms, parse_state_time, resolve_window
 
 if TYPE_CHECKING:
     from mockserver.jobs import Jobs

@@ -89,13 +89,8 @@ from mockserver.models.base import MAX_PER_PAGE, Record, int_param, public
 from mockserver.models.commands import state_topic
 from mockserver.models.usage import json_size, rest_source
 from mockserver.query import device_selector, device_value, sort_and_page
-from mockserver.timeseries import (
-    EARLIEST_MS,
-    MEAN,
-    iso_from_ms,
-    parse_state_time,
-    resolve_window,
-)
+from mockserver.times import EARLIEST_MS, iso_from_ms, parse_state_time, resolve_window
+from mockserver.timeseries import MEAN
 
 if TYPE_CHECKING:
     from mockserver.models.backend import Backend

@@ -60,7 +60,7 @@ import numpy as np
 from mockserver.auth import Principal
 from mockserver.errors import ValidationError
 from mockserver.models.base import Record, collection, flag
-from mockserver.timeseries import iso_from_ms, parse_state_time, resolve_window
+from mockserver.times import iso_from_ms, parse_state_time, resolve_window
 
 if TYPE_CHECKING:
     from mockserver.models.backend import Backend
