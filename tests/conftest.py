@@ -109,3 +109,33 @@ class LiveServer:
 def live(mock: MockApp) -> Iterator[LiveServer]:
     with LiveServer(mock) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def module_mock() -> MockApp:
+    """One mock for a whole module (building one takes about a second), for
+    modules whose tests each work in resources they create themselves."""
+    return create_app(TEST_SETTINGS)
+
+
+@pytest.fixture
+def reset_module_mock(module_mock: MockApp) -> MockApp:
+    """The module's mock, back at the seeded world (state, clock, throttles, jobs)."""
+    module_mock.control.reset()
+    return module_mock
+
+
+@pytest.fixture(scope="module")
+def module_server(module_mock: MockApp) -> Iterator[LiveServer]:
+    with LiveServer(module_mock) as server:
+        yield server
+
+
+def official_client(url: str) -> Any:
+    """The platform's official Python client, logged in as the seeded user."""
+    from losant_rest import Client
+
+    client = Client(url=url)
+    client.auth_token = client.auth.authenticate_user(credentials=LOGIN)["token"]
+    return client
+

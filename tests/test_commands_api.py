@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mockserver.app import MockApp, create_app
-from tests.conftest import LOGIN, TEST_SETTINGS, bearer
+from mockserver.app import MockApp
+from tests.conftest import LOGIN, bearer
 
 BASE_MS = 1465790400000  # 2016-06-13T04:00:00.000Z
 BASE_ISO = "2016-06-13T04:00:00.000Z"
@@ -69,16 +69,10 @@ def device(client, auth, app_id) -> str:
     return new_device(client, auth, app_id)
 
 
-@pytest.fixture(scope="module")
-def shared_app() -> MockApp:
-    """One app for the module: building one costs about a second, resetting it milliseconds."""
-    return create_app(TEST_SETTINGS)
-
-
 @pytest.fixture
-def mock(shared_app: MockApp) -> MockApp:
-    shared_app.control.reset()
-    return shared_app
+def mock(reset_module_mock: MockApp) -> MockApp:
+    """One mock for the module (a second to build), reset for each test (milliseconds)."""
+    return reset_module_mock
 
 
 # -- device.sendCommand and reading back ----------------------------------------------

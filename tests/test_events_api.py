@@ -15,7 +15,7 @@ from tests.conftest import with_settings
 
 
 @pytest.fixture(scope="module")
-def shared_app() -> MockApp:
+def module_mock() -> MockApp:
     """One app for the module (building one costs about a second, resetting it milliseconds).
 
     Jobs last long enough on the mock's clock that no test races real time.
@@ -24,9 +24,8 @@ def shared_app() -> MockApp:
 
 
 @pytest.fixture
-def mock(shared_app: MockApp) -> MockApp:
-    shared_app.control.reset()
-    return shared_app
+def mock(reset_module_mock: MockApp) -> MockApp:
+    return reset_module_mock
 
 
 @pytest.fixture

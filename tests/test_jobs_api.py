@@ -26,15 +26,14 @@ DAY_MS = 86_400_000
 
 
 @pytest.fixture(scope="module")
-def shared_app() -> MockApp:
+def module_mock() -> MockApp:
     """One app for the module; jobs take 30 s of the mock's clock, so no test races real time."""
     return create_app(with_settings(job_duration_s=DURATION))
 
 
 @pytest.fixture
-def mock(shared_app: MockApp) -> MockApp:
-    shared_app.control.reset()
-    return shared_app
+def mock(reset_module_mock: MockApp) -> MockApp:
+    return reset_module_mock
 
 
 # ---------------------------------------------------------------- helpers

@@ -10,36 +10,31 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from losant_rest import Client, LosantError
 
-from mockserver.app import MockApp, create_app
-from tests.conftest import LOGIN, TEST_SETTINGS, LiveServer
+from mockserver.app import MockApp
+from tests.conftest import LOGIN, LiveServer, official_client
 
 pytestmark = pytest.mark.official_client
 
 
 @pytest.fixture(scope="module")
-def mock() -> MockApp:
+def mock(module_mock: MockApp) -> MockApp:
     """One mock for the module: each test works in an application it creates."""
-    return create_app(TEST_SETTINGS)
+    return module_mock
 
 
 @pytest.fixture(scope="module")
-def server(mock) -> Iterator[LiveServer]:
-    with LiveServer(mock) as live:
-        yield live
+def server(module_server: LiveServer) -> LiveServer:
+    return module_server
 
 
 @pytest.fixture
-def api(server) -> Client:
-    """An official client logged in as the seeded user."""
-    client = Client(url=server.url)
-    client.auth_token = client.auth.authenticate_user(credentials=LOGIN)["token"]
-    return client
+def api(server: LiveServer) -> Client:
+    return official_client(server.url)
 
 
 @pytest.fixture

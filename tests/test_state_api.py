@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mockserver.app import MockApp, create_app
-from tests.conftest import LOGIN, TEST_SETTINGS, bearer, with_settings
+from tests.conftest import LOGIN, bearer, with_settings
 
 BASE_MS = 1465790400000  # 2016-06-13T04:00:00.000Z
 BASE_ISO = "2016-06-13T04:00:00.000Z"
@@ -84,16 +84,10 @@ def stored_count(mock, device_id) -> int:
     return mock.backend.series.count(device_id)
 
 
-@pytest.fixture(scope="module")
-def shared_app() -> MockApp:
-    """One app for the module: building one costs about a second, resetting it milliseconds."""
-    return create_app(TEST_SETTINGS)
-
-
 @pytest.fixture
-def mock(shared_app: MockApp) -> MockApp:
-    shared_app.control.reset()
-    return shared_app
+def mock(reset_module_mock: MockApp) -> MockApp:
+    """One mock for the module (a second to build), reset for each test (milliseconds)."""
+    return reset_module_mock
 
 
 @pytest.fixture

@@ -18,24 +18,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mockserver.app import MockApp, create_app
+from mockserver.app import MockApp
 from mockserver.models.commands import check_topic_filter, topic_matches
-from tests.conftest import LOGIN, TEST_SETTINGS, bearer
+from tests.conftest import LOGIN, bearer
 
 WAIT_S = 5.0
 FAST_KEEP_ALIVE = "0.05"
 
 
-@pytest.fixture(scope="module")
-def shared_app() -> MockApp:
-    """One app for the module: building one costs about a second, resetting it milliseconds."""
-    return create_app(TEST_SETTINGS)
-
-
 @pytest.fixture
-def mock(shared_app: MockApp) -> MockApp:
-    shared_app.control.reset()
-    return shared_app
+def mock(reset_module_mock: MockApp) -> MockApp:
+    """One mock for the module (a second to build), reset for each test (milliseconds)."""
+    return reset_module_mock
 
 
 @pytest.fixture

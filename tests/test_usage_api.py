@@ -8,9 +8,9 @@ import json
 import pytest
 
 import specs
-from mockserver.app import MockApp, create_app
+from mockserver.app import MockApp
 from mockserver.models.usage import DEVICE_PAYLOAD_KINDS, PAYLOAD_KINDS
-from tests.conftest import LOGIN, TEST_SETTINGS, bearer
+from tests.conftest import LOGIN, bearer
 
 DAY_MS = 86_400_000
 # After every seeded creation date, before the real now: auth.TokenSigner has PyJWT check a
@@ -58,15 +58,10 @@ def compact(value) -> int:
     return len(json.dumps(value, separators=(",", ":")).encode())
 
 
-@pytest.fixture(scope="module")
-def shared_app() -> MockApp:
-    return create_app(TEST_SETTINGS)
-
-
 @pytest.fixture
-def mock(shared_app: MockApp) -> MockApp:
-    shared_app.control.reset()
-    return shared_app
+def mock(reset_module_mock: MockApp) -> MockApp:
+    """One mock for the module (a second to build), reset for each test (milliseconds)."""
+    return reset_module_mock
 
 
 @pytest.fixture
