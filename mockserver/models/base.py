@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from collections.abc import Callable, Iterable
@@ -10,6 +11,7 @@ from typing import Any
 from mockserver.clock import Clock, iso
 from mockserver.errors import ValidationError
 from mockserver.query import compile_field_filter, sort_and_page
+from mockserver.times import resolve_window
 
 Record = dict[str, Any]
 OBJECT_ID = re.compile(r"^[A-Fa-f\d]{24}$")
@@ -78,6 +80,45 @@ def apply_changes(record: Record, changes: dict[str, Any], fields: Iterable[str]
             record.pop(field, None)
         else:
             record[field] = changes[field]
+
+
+def time_window_history(
+    records: Iterable[Record], params: dict[str, Any], now_ms: int
+) -> list[Record]:
+    """The records (with ``_timeMs``) a history action returns.
+
+    Shared by device.getCommand and device.getLogEntries: the window from
+    ``start`` (or the deprecated ``since``), ``end`` and ``duration``, both ends
+    inclusive; a stable sort by time (equal times keep arrival order); then
+    ``sortDirection`` and ``limit`` (default 1: the newest).
+    """
+    limit = int_param(params.get("limit"), "limit", default=1, minimum=1)
+    direction = params.get("sortDirection") or "desc"
+    if direction not in ("asc", "desc"):
+        raise ValidationError('query parameter sortDirection: must be "asc" or "desc"')
+    start_ms, end_ms = resolve_window(
+        now_ms, _start_or_since(params), params.get("end"), params.get("duration")
+    )
+    ordered = sorted(records, key=lambda r: r["_timeMs"])
+    in_window = [r for r in ordered if start_ms <= r["_timeMs"] <= end_ms]
+    if direction == "desc":
+        in_window.reverse()
+    return in_window[:limit]
+
+
+def _start_or_since(params: dict[str, Any]) -> Any:
+    """``start``, or else the deprecated ``since`` - checked here so errors name it."""
+    start = params.get("start")
+    if start not in (None, ""):
+        return start
+    since = params.get("since")
+    if since not in (None, ""):
+        try:
+            if not math.isfinite(float(since)):
+                raise ValueError
+        except (TypeError, ValueError):
+            raise ValidationError('"since" must be a number of milliseconds') from None
+    return since
 
 
 def check_object_id(value: str, name: str) -> str:

@@ -36,16 +36,15 @@ Semantics (the "fidelity notes")
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from mockserver.auth import Principal
 from mockserver.errors import ValidationError
-from mockserver.models.base import Record, int_param
+from mockserver.models.base import Record, time_window_history
 from mockserver.models.usage import json_size, rest_source
 from mockserver.query import device_selector
-from mockserver.times import iso_from_ms, parse_state_time, resolve_window
+from mockserver.times import iso_from_ms, parse_state_time
 
 if TYPE_CHECKING:
     from mockserver.models.backend import Backend
@@ -149,19 +148,11 @@ class Commands:
     ) -> list[Record]:
         """device.getCommand: the window's commands sorted by time, then cut to limit."""
         device = self.backend.devices.find(principal, application_id, device_id)
-        limit = int_param(params.get("limit"), "limit", default=1, minimum=1)
-        direction = params.get("sortDirection") or "desc"
-        if direction not in ("asc", "desc"):
-            raise ValidationError('query parameter sortDirection: must be "asc" or "desc"')
-        start_ms, end_ms = resolve_window(
-            self.backend.clock.now_ms(), _start(params), params.get("end"), params.get("duration")
-        )
-        # Stable sort: commands with equal times keep the order they were sent in.
-        ordered = sorted(self.store.children(KIND, device["id"]), key=lambda c: c["_timeMs"])
-        in_window = [c for c in ordered if start_ms <= c["_timeMs"] <= end_ms]
-        if direction == "desc":
-            in_window.reverse()
-        return [self.render(c) for c in in_window[:limit]]
+        commands = self.store.children(KIND, device["id"])
+        return [
+            self.render(c)
+            for c in time_window_history(commands, params, self.backend.clock.now_ms())
+        ]
 
     # ------------------------------------------------------------ streams and lifecycle
 
@@ -176,21 +167,6 @@ class Commands:
         """Removal listener: a removed device's command history goes with it."""
         for command in list(self.store.children(KIND, device["id"])):
             self.store.delete(KIND, command["id"])
-
-
-def _start(params: dict[str, Any]) -> Any:
-    """``start``, or else the deprecated ``since`` - checked here so errors name it."""
-    start = params.get("start")
-    if start not in (None, ""):
-        return start
-    since = params.get("since")
-    if since not in (None, ""):
-        try:
-            if not math.isfinite(float(since)):
-                raise ValueError
-        except (TypeError, ValueError):
-            raise ValidationError('"since" must be a number of milliseconds') from None
-    return since
 
 
 class MqttMessages:

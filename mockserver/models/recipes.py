@@ -9,23 +9,19 @@ from typing import TYPE_CHECKING, Any
 from mockserver.auth import Principal
 from mockserver.errors import NotFound, ValidationError
 from mockserver.models.base import Record, apply_changes, collection, stamp_new, touch
+from mockserver.models.devices import DEVICE_FIELDS
 
 if TYPE_CHECKING:
     from mockserver.models.backend import Backend
 
 KIND = "deviceRecipes"
+# A recipe names itself and the devices it makes; the rest is a device template.
 FIELDS = (
     "name",
     "deviceName",
     "description",
     "deviceDescription",
-    "tags",
-    "attributes",
-    "deviceClass",
-    "gatewayId",
-    "parentId",
-    "systemInterval",
-    "keepDuplicates",
+    *(f for f in DEVICE_FIELDS if f not in ("name", "description")),
 )
 MAX_BULK_DEVICES = 10_000
 

@@ -85,7 +85,7 @@ from typing import TYPE_CHECKING, Any
 
 from mockserver.auth import Principal
 from mockserver.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, ValidationError
-from mockserver.models.base import MAX_PER_PAGE, Record, int_param, public
+from mockserver.models.base import MAX_PER_PAGE, Record, int_param, public, time_window_history
 from mockserver.models.commands import state_topic
 from mockserver.models.usage import json_size, rest_source
 from mockserver.query import device_selector, device_value, sort_and_page
@@ -391,22 +391,11 @@ class Connections:
     ) -> list[Record]:
         """device.getLogEntries: the window's entries sorted by time, then cut to ``limit``."""
         device = self.backend.devices.find(principal, application_id, device_id)
-        limit = int_param(params.get("limit"), "limit", default=1, minimum=1)
-        direction = params.get("sortDirection") or "desc"
-        if direction not in ("asc", "desc"):
-            raise ValidationError('query parameter sortDirection: must be "asc" or "desc"')
-        start = params.get("start")
-        if start in (None, ""):
-            start = params.get("since")
-        start_ms, end_ms = resolve_window(
-            self.backend.clock.now_ms(), start, params.get("end"), params.get("duration")
-        )
-        # Stable sort: entries with equal times keep the order they were reported in.
-        ordered = sorted(self.store.children(LOG_KIND, device["id"]), key=lambda e: e["_timeMs"])
-        in_window = [e for e in ordered if start_ms <= e["_timeMs"] <= end_ms]
-        if direction == "desc":
-            in_window.reverse()
-        return [_render_log(e) for e in in_window[:limit]]
+        entries = self.store.children(LOG_KIND, device["id"])
+        return [
+            _render_log(e)
+            for e in time_window_history(entries, params, self.backend.clock.now_ms())
+        ]
 
     def drop_device(self, device: Record) -> None:
         for entry in list(self.store.children(LOG_KIND, device["id"])):
