@@ -223,9 +223,9 @@ def bench_send_state(port: int, args: argparse.Namespace) -> dict:
 
 
 def bench_list_100k(args: argparse.Namespace) -> dict:
-    from mockserver.app import create_app
-    from mockserver.auth import Principal
-    from mockserver.settings import Settings
+    from losant_kit.mockserver.app import create_app
+    from losant_kit.mockserver.auth import Principal
+    from losant_kit.mockserver.settings import Settings
 
     mock = create_app(Settings(throttle=False))
     app_id = mock.world_summary["applications"][0]["id"]
@@ -292,8 +292,8 @@ def bench_list_100k(args: argparse.Namespace) -> dict:
 
 
 def bench_time_series_1m(args: argparse.Namespace) -> dict:
-    from mockserver.app import create_app
-    from mockserver.settings import Settings
+    from losant_kit.mockserver.app import create_app
+    from losant_kit.mockserver.settings import Settings
 
     mock = create_app(Settings(throttle=False))
     app_id = mock.world_summary["applications"][0]["id"]

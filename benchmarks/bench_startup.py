@@ -19,9 +19,9 @@ import json, time, warnings
 warnings.filterwarnings("ignore")
 t0 = time.perf_counter()
 import connexion  # noqa: F401
-from mockserver.app import MockApp, _trusted_spec
-from mockserver.settings import Settings
-from mockserver.spec import PlatformSpec
+from losant_kit.mockserver.app import MockApp, _trusted_spec
+from losant_kit.mockserver.settings import Settings
+from losant_kit.mockserver.spec import PlatformSpec
 t1 = time.perf_counter()
 spec = PlatformSpec()
 t2 = time.perf_counter()

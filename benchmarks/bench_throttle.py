@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import timeit
 
-from mockserver.clock import Clock
-from mockserver.spec import PlatformSpec
-from mockserver.throttle import Throttles
+from losant_kit.mockserver.clock import Clock
+from losant_kit.mockserver.spec import PlatformSpec
+from losant_kit.mockserver.throttle import Throttles
 
 
 def main() -> int:

@@ -15,7 +15,7 @@ import resource
 import statistics
 import time
 
-from mockserver.timeseries import TimeSeriesStore
+from losant_kit.mockserver.timeseries import TimeSeriesStore
 
 DEVICE = "575ecf887ae143cd83dc4aa2"
 DAY_MS = 86_400_000

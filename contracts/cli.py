@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from contracts.suites import SUITES
+from losant_kit.contracts.suites import SUITES
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -60,8 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         print("losant-contracts: give --token, or --email and --password", file=sys.stderr)
         return 2
 
-    from contracts.runner import run_suites
-    from contracts.target import Options
+    from losant_kit.contracts.runner import run_suites
+    from losant_kit.contracts.target import Options
 
     options = Options(base_url=args.base_url, token=args.token, email=args.email,
                       password=args.password, live_safe=args.live_safe,

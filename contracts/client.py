@@ -24,8 +24,8 @@ from typing import Any
 
 import httpx
 
-from contracts.limiter import RateLimiter
-from contracts.spec_view import router
+from losant_kit.contracts.limiter import RateLimiter
+from losant_kit.contracts.spec_view import router
 
 DEFAULT = object()
 

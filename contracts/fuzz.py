@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import schemathesis
 
-from contracts.spec_view import CONTRACT_MARK, contract_document, operations
+from losant_kit.contracts.spec_view import CONTRACT_MARK, contract_document, operations
 
 if TYPE_CHECKING:
-    from contracts.target import Target
+    from losant_kit.contracts.target import Target
 
 OBJECT_ID = re.compile(r"^[A-Fa-f\d]{24}$")
 # Positive data may still be refused for rules a schema cannot state (a
@@ -68,7 +68,7 @@ def exact_errors(operation_id: str, status: int, body: Any) -> list[str]:
     """Why ``body`` breaks the exact schema documented for (operation, status)."""
     global _PLATFORM_SPEC
     if _PLATFORM_SPEC is None:
-        from mockserver.spec import PlatformSpec
+        from losant_kit.mockserver.spec import PlatformSpec
 
         _PLATFORM_SPEC = PlatformSpec()
     if status not in operations()[operation_id].documented:
@@ -158,8 +158,8 @@ def before_case(target: Target, case: Any) -> None:
         return
     limiter = target.api.policy.limiter
     if limiter is not None:
-        from contracts.client import throttle_key
-        from contracts.spec_view import router
+        from losant_kit.contracts.client import throttle_key
+        from losant_kit.contracts.spec_view import router
 
         operation = router().match(case.method, case.formatted_path)
         limiter.acquire(operation, throttle_key(operation, case.formatted_path))

@@ -15,7 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from contracts.spec_view import SpecOperation
+from losant_kit.contracts.spec_view import SpecOperation
 
 
 class RateLimiter:

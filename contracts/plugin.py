@@ -55,7 +55,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _options(config: pytest.Config) -> Any:
-    from contracts.target import Options
+    from losant_kit.contracts.target import Options
 
     get = config.getoption
     return Options(
@@ -71,7 +71,7 @@ def _options(config: pytest.Config) -> Any:
 def losant_target(request: pytest.FixtureRequest) -> Any:
     """The implementation under test: base URL, authenticated client, is-it-the-mock,
     live-safe flag and sandbox application id (see contracts.target.Target)."""
-    from contracts.target import TargetError, open_target
+    from losant_kit.contracts.target import TargetError, open_target
 
     try:
         target = open_target(_options(request.config))

@@ -3,7 +3,7 @@
 Used by the ``losant-contracts`` CLI and by the kit's own tests (the fault
 injection tests run a suite against a broken mock and read the result).
 Everything goes through ``pytest.main`` on the installed suite modules, so a
-suite behaves the same here as under plain ``pytest --pyargs contracts.suites.X``.
+suite behaves the same here as under plain ``pytest --pyargs losant_kit.contracts.suites.X``.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from contracts.suites import SUITES, module_of
-from contracts.target import Options
+from losant_kit.contracts.suites import SUITES, module_of
+from losant_kit.contracts.target import Options
 
 
 @dataclass
@@ -137,7 +137,7 @@ class _Collector:
 
 
 def plugin_registered() -> bool:
-    return any(ep.value == "contracts.plugin" for ep in entry_points(group="pytest11"))
+    return any(ep.value == "losant_kit.contracts.plugin" for ep in entry_points(group="pytest11"))
 
 
 def xdist_available() -> bool:
@@ -173,10 +173,12 @@ def run_suites(suites: list[str] | None, options: Options, *, junit: str | None 
         raise ValueError(f"unknown suite(s) {unknown}; known: {sorted(SUITES)}")
     args = ["--pyargs", *(module_of(s) for s in chosen),
             "-p", "no:cacheprovider", "-p", "no:logging", "-p", "no:randomly",
-            "-c", os.devnull, "--rootdir", str(Path(__file__).resolve().parent),
+            # Independent of the working directory: no ini file, no rootdir and
+            # no conftest.py of whatever checkout the command is started in.
+            "-c", os.devnull, "--rootdir", str(Path(__file__).resolve().parent), "--noconftest",
             "-W", "ignore::DeprecationWarning", "--assert=plain", *option_args(options)]
     if not plugin_registered():
-        args += ["-p", "contracts.plugin"]
+        args += ["-p", "losant_kit.contracts.plugin"]
     args += ["-qq", "--no-header", "--tb=no"] if quiet else ["-q"]
     if junit:
         args += ["--junitxml", junit]

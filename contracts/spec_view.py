@@ -53,7 +53,7 @@ class SpecOperation:
 
 @cache
 def platform_document() -> dict[str, Any]:
-    import specs
+    from losant_kit import specs
 
     return specs.load_platform_spec()
 

@@ -4,7 +4,7 @@
 
 * with a base URL: an httpx client against it (a staging server, a live
   deployment, or a mock started with ``losant-mock serve``);
-* without one: a fresh mock built in-process (``mockserver.app.create_app``, or
+* without one: a fresh mock built in-process (``losant_kit.mockserver.app.create_app``, or
   the factory named by ``--losant-app-factory``) reached through ASGI, no socket.
 
 Whether the target is the kit's mock is *detected* (``GET /_mock/clock`` answers
@@ -24,9 +24,9 @@ from typing import Any
 
 import httpx
 
-from contracts.client import ApiClient, ClientPolicy
-from contracts.limiter import RateLimiter
-from contracts.sandbox import Sandbox
+from losant_kit.contracts.client import ApiClient, ClientPolicy
+from losant_kit.contracts.limiter import RateLimiter
+from losant_kit.contracts.sandbox import Sandbox
 
 MOCK_LOGIN = ("dev@example.com", "losant-mock")
 OTHER_LOGIN = ("other@example.com", "losant-mock")
@@ -110,8 +110,8 @@ class Target:
 def default_mock(seed: int = 1) -> Any:
     """The mock the suites use in-process: seeded, with a second login so tenant
     isolation can be checked."""
-    from mockserver.app import create_app
-    from mockserver.settings import Settings
+    from losant_kit.mockserver.app import create_app
+    from losant_kit.mockserver.settings import Settings
 
     return create_app(Settings(seed=seed, users=(MOCK_LOGIN, OTHER_LOGIN)))
 

@@ -1,5 +1,5 @@
-"""``python -m mockserver serve ...`` is the same as ``losant-mock serve ...``."""
+"""``python -m losant_kit.mockserver serve ...`` is the same as ``losant-mock serve ...``."""
 
-from mockserver.cli import main
+from losant_kit.mockserver.cli import main
 
 raise SystemExit(main())

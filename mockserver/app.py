@@ -11,6 +11,7 @@ endpoints come from the dispatcher.
 
 from __future__ import annotations
 
+import json
 import logging
 from contextlib import contextmanager
 from typing import Any
@@ -24,18 +25,18 @@ from connexion.spec import OpenAPISpecification
 from starlette.exceptions import HTTPException
 from starlette.types import Receive, Scope, Send
 
-import specs
-from mockserver import handlers
-from mockserver.auth import TokenSigner, bearer_handler_class
-from mockserver.clock import Clock
-from mockserver.dispatch import Dispatcher
-from mockserver.errors import PlatformError
-from mockserver.journal import Journal
-from mockserver.models.backend import Backend
-from mockserver.settings import Settings
-from mockserver.spec import PlatformSpec
-from mockserver.throttle import Throttles
-from mockserver.validation import body_validator_map
+from losant_kit import specs
+from losant_kit.mockserver import handlers
+from losant_kit.mockserver.auth import TokenSigner, bearer_handler_class
+from losant_kit.mockserver.clock import Clock
+from losant_kit.mockserver.dispatch import Dispatcher
+from losant_kit.mockserver.errors import PlatformError
+from losant_kit.mockserver.journal import Journal
+from losant_kit.mockserver.models.backend import Backend
+from losant_kit.mockserver.settings import Settings
+from losant_kit.mockserver.spec import PlatformSpec
+from losant_kit.mockserver.throttle import Throttles
+from losant_kit.mockserver.validation import body_validator_map
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ class MockApp:
     """The running mock: the ASGI app plus handles on its state for tests and the CLI."""
 
     def __init__(self, settings: Settings, spec: PlatformSpec | None = None) -> None:
-        from mockserver.control import Control
+        from losant_kit.mockserver.control import Control
 
         self.settings = settings
         self.spec = spec or PlatformSpec()
@@ -145,23 +146,29 @@ class MockApp:
         self._spec_text = specs.PLATFORM_SPEC.read_bytes()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == "/openapi.json":
-            await self._send_spec(send)
-            return
+        if scope["type"] == "http":
+            path = scope["path"]
+            if path == "/openapi.json":
+                await _send_json(send, self._spec_text)
+                return
+            if path in ("/", "/_mock"):
+                await _send_json(send, json.dumps(self.control.index()).encode())
+                return
         await self.journal.wrap(self.connexion, scope, receive, send)
 
-    async def _send_spec(self, send: Send) -> None:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(self._spec_text)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": self._spec_text})
+
+async def _send_json(send: Send, body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def create_app(settings: Settings | None = None) -> MockApp:

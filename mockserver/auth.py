@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any, Literal
 import jwt
 from connexion.security import BearerSecurityHandler
 
-from mockserver.errors import Forbidden, NotFound, Unauthorized
+from losant_kit.mockserver.errors import Forbidden, NotFound, Unauthorized
 
 if TYPE_CHECKING:
-    from mockserver.models.backend import Backend
-    from mockserver.spec import Operation
+    from losant_kit.mockserver.models.backend import Backend
+    from losant_kit.mockserver.spec import Operation
 
 ISSUER = "losant-mock"
 ALGORITHM = "HS256"

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from mockserver.settings import Settings
+from losant_kit.mockserver.settings import Settings
 
 
 def _login(value: str) -> tuple[str, str]:
@@ -103,6 +103,7 @@ def banner(url: str, summary: dict, started_in: float) -> str:
     lines += [
         f"  spec:         {url}/openapi.json   Swagger UI: {url}/ui/",
         f"  control API:  {url}/_mock/  (reset, snapshot, requests, clock, throttles, jobs)",
+        f"  index:        {url}/",
         "Press Ctrl-C to stop.",
     ]
     return "\n".join(lines)
@@ -122,8 +123,8 @@ def serve(args: argparse.Namespace) -> int:
     # whose clients (and fuzzers) send whatever they like.
     logging.getLogger("connexion").setLevel(logging.ERROR)
 
-    from fixtures import WorldFileError
-    from mockserver.app import create_app
+    from losant_kit.fixtures import WorldFileError
+    from losant_kit.mockserver.app import create_app
 
     started = time.perf_counter()
     try:

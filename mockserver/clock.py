@@ -12,7 +12,7 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from mockserver.times import iso_from_ms
+from losant_kit.mockserver.times import iso_from_ms
 
 
 class Clock:

@@ -10,14 +10,28 @@ from connexion import AsyncApp
 from connexion.resolver import Resolver
 from starlette.responses import Response
 
-import specs
-from mockserver.clock import iso
-from mockserver.errors import ValidationError
+from losant_kit import specs
+from losant_kit.mockserver.clock import iso
+from losant_kit.mockserver.errors import ValidationError
 
 if TYPE_CHECKING:
-    from mockserver.app import MockApp
+    from losant_kit.mockserver.app import MockApp
 
 SNAPSHOT_VERSION = 1
+
+# What is served where: the root index, /_mock/ and the banner all read this.
+INDEX_LINKS = {
+    "spec": "/openapi.json",
+    "swaggerUi": "/ui/",
+    "control": "/_mock/",
+    "controlSpec": "/_mock/openapi.json",
+    "world": "/_mock/world",
+    "requests": "/_mock/requests",
+    "clock": "/_mock/clock",
+    "throttles": "/_mock/throttles",
+    "jobs": "/_mock/jobs",
+    "snapshot": "/_mock/snapshot",
+}
 
 
 class Control:
@@ -26,10 +40,16 @@ class Control:
         self.backend = mock.backend
         self._world: dict[str, Any] | None = None
 
+    # ------------------------------------------------------------ index
+
+    def index(self) -> dict[str, Any]:
+        """Every part the mock serves, so each link of the start-up banner answers."""
+        return {"name": "Losant mock", "links": dict(INDEX_LINKS)}
+
     # ------------------------------------------------------------ world
 
     def load_initial_world(self) -> dict[str, Any]:
-        from mockserver.world import initial_world
+        from losant_kit.mockserver.world import initial_world
 
         if self._world is None:
             self._world = initial_world(self.mock.settings)
@@ -122,6 +142,7 @@ class Control:
 
     def mount(self, app: AsyncApp) -> None:
         routes = {
+            "index": lambda: self.index(),
             "reset": lambda: self.reset(),
             "world": lambda: self.world(),
             "snapshotGet": lambda: self.snapshot_get(),

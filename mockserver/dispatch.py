@@ -17,15 +17,15 @@ from typing import TYPE_CHECKING, Any
 from connexion import context
 from starlette.responses import Response
 
-from mockserver.auth import Principal, require_scope
-from mockserver.errors import PlatformError, Unauthorized
-from mockserver.query import parse_object_param
-from mockserver.spec import Operation, PlatformSpec
-from mockserver.validation import check
+from losant_kit.mockserver.auth import Principal, require_scope
+from losant_kit.mockserver.errors import PlatformError, Unauthorized
+from losant_kit.mockserver.query import parse_object_param
+from losant_kit.mockserver.spec import Operation, PlatformSpec
+from losant_kit.mockserver.validation import check
 
 if TYPE_CHECKING:
-    from mockserver.models.backend import Backend
-    from mockserver.throttle import Throttles
+    from losant_kit.mockserver.models.backend import Backend
+    from losant_kit.mockserver.throttle import Throttles
 
 JOURNAL_KEY = "losant.journal"
 

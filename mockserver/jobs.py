@@ -26,7 +26,7 @@ longer holds is failed rather than left running forever.
 
 Concurrency throttles (``x-throttle`` kind ``concurrent``): the caller passes
 the operation's extension (from the spec) and the key it counts ``per``; the
-job holds a slot in :class:`mockserver.throttle.Throttles` from enqueue until
+job holds a slot in :class:`losant_kit.mockserver.throttle.Throttles` from enqueue until
 its effect has run, so a second call is refused with 429 and a Retry-After of
 the first job's remaining time. No callback URL is ever called and no email is
 sent: both are recorded on the job.
@@ -45,12 +45,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mockserver.clock import iso
-from mockserver.errors import NotFound, PlatformError
+from losant_kit.mockserver.clock import iso
+from losant_kit.mockserver.errors import NotFound, PlatformError
 
 if TYPE_CHECKING:
-    from mockserver.models.backend import Backend
-    from mockserver.throttle import ThrottleRule
+    from losant_kit.mockserver.models.backend import Backend
+    from losant_kit.mockserver.throttle import ThrottleRule
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ class Jobs:
 
         ``throttle`` is the operation's ``x-throttle`` extension; when it is a
         ``concurrent`` rule, the job holds one of its slots for ``throttle_key``
-        until it finishes, and this raises :class:`~mockserver.errors.Throttled`
+        until it finishes, and this raises :class:`~losant_kit.mockserver.errors.Throttled`
         (nothing is recorded) while the slots are taken. ``base_url`` (the
         mock's own scheme and host) makes the download URL of a result file.
         """

@@ -14,8 +14,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mockserver.clock import Clock, iso
-from mockserver.dispatch import JOURNAL_KEY
+from losant_kit.mockserver.clock import Clock, iso
+from losant_kit.mockserver.dispatch import JOURNAL_KEY
 
 CAPACITY = 10_000
 
@@ -60,7 +60,7 @@ class Journal:
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
         """Entries oldest first; ``path`` matches as a prefix or a ``*`` glob."""
-        from mockserver.query import glob_matcher
+        from losant_kit.mockserver.query import glob_matcher
 
         matches_path = None
         if path:

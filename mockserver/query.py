@@ -12,7 +12,7 @@ order a list request meets them:
    a small field table per resource.
 4. Sorting and paging.
 
-Client mistakes raise :class:`mockserver.errors.ValidationError` naming the
+Client mistakes raise :class:`losant_kit.mockserver.errors.ValidationError` naming the
 offending field or operator; no other exception escapes for odd input.
 """
 
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from mockserver.errors import ValidationError
+from losant_kit.mockserver.errors import ValidationError
 
 Predicate = Callable[[Mapping[str, Any]], bool]
 

@@ -17,7 +17,7 @@ import jsonschema
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
-import specs
+from losant_kit import specs
 
 EXACT_PREFIX = "#/components/x-jsonschema/"
 LOWERED_PREFIX = "#/components/schemas/"

@@ -29,8 +29,8 @@ import anyio
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from mockserver.errors import ValidationError
-from mockserver.streams import Streams, Subscription
+from losant_kit.mockserver.errors import ValidationError
+from losant_kit.mockserver.streams import Streams, Subscription
 
 KEEP_ALIVE = b": keep-alive\n\n"
 DEFAULT_KEEP_ALIVE_S = 2.0

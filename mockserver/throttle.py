@@ -12,8 +12,8 @@ the peripheral's id) and calls one method here:
 - ``concurrent``: :meth:`Throttles.start_job` / :meth:`Throttles.finish_job`.
 - ``size``: :meth:`Throttles.check_size`.
 
-Refusals raise :class:`~mockserver.errors.Throttled` (429 with Retry-After),
-except size caps, which raise :class:`~mockserver.errors.BadRequest` (see
+Refusals raise :class:`~losant_kit.mockserver.errors.Throttled` (429 with Retry-After),
+except size caps, which raise :class:`~losant_kit.mockserver.errors.BadRequest` (see
 ``check_size`` for why). All time comes from the injected clock, so tests move
 the clock instead of sleeping.
 
@@ -39,8 +39,8 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from mockserver.clock import Clock, iso
-from mockserver.errors import BadRequest, Throttled
+from losant_kit.mockserver.clock import Clock, iso
+from losant_kit.mockserver.errors import BadRequest, Throttled
 
 Kind = Literal["window", "concurrent", "size"]
 

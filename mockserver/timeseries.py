@@ -3,7 +3,8 @@
 Nothing here knows HTTP. The handlers for ``device.sendState``/``getState``/
 ``getCompositeState``/``removeData``, ``devices.getCompositeState`` and
 ``data.timeSeriesQuery``/``lastValueQuery`` parse parameters (with
-:func:`mockserver.times.resolve_window`, :func:`mockserver.times.parse_state_time`,
+:func:`losant_kit.mockserver.times.resolve_window`,
+:func:`losant_kit.mockserver.times.parse_state_time`,
 :func:`parse_aggregation`),
 call one :class:`TimeSeriesStore` method and serialise what it returns.
 
@@ -73,8 +74,8 @@ from typing import Any
 
 import numpy as np
 
-from mockserver.errors import PayloadTooLarge, ValidationError
-from mockserver.times import clamp_ms, iso_from_ms
+from losant_kit.mockserver.errors import PayloadTooLarge, ValidationError
+from losant_kit.mockserver.times import clamp_ms, iso_from_ms
 
 # -- aggregations ---------------------------------------------------------------
 

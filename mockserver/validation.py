@@ -25,8 +25,8 @@ from connexion.validators import (
 from jsonschema.exceptions import best_match
 from starlette.datastructures import Headers
 
-from mockserver.errors import PayloadTooLarge, ValidationError
-from mockserver.spec import PlatformSpec
+from losant_kit.mockserver.errors import PayloadTooLarge, ValidationError
+from losant_kit.mockserver.spec import PlatformSpec
 
 # The platform does not publish a body size limit; 1 MiB comfortably fits any
 # legitimate request of the kit's actions (a 1,000-state batch is ~100 kB).

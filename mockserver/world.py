@@ -9,20 +9,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mockserver.auth import Principal
-from mockserver.models.devices import DEVICE_FIELDS
-from mockserver.models.keys import PATCHABLE as KEY_FIELDS
-from mockserver.models.recipes import FIELDS as RECIPE_FIELDS
+from losant_kit.mockserver.auth import Principal
+from losant_kit.mockserver.models.devices import DEVICE_FIELDS
+from losant_kit.mockserver.models.keys import PATCHABLE as KEY_FIELDS
+from losant_kit.mockserver.models.recipes import FIELDS as RECIPE_FIELDS
 
 if TYPE_CHECKING:
-    from mockserver.models.backend import Backend
-    from mockserver.settings import Settings
+    from losant_kit.mockserver.models.backend import Backend
+    from losant_kit.mockserver.settings import Settings
 
 
 def initial_world(settings: Settings) -> dict[str, Any]:
     if settings.empty:
         return {"users": [], "applications": []}
-    import fixtures
+    from losant_kit import fixtures
 
     if settings.fixtures is not None:
         return fixtures.complete_world(
@@ -30,7 +30,7 @@ def initial_world(settings: Settings) -> dict[str, Any]:
             settings.seed,
             source=str(settings.fixtures),
         )
-    from fixtures.defaults import DEFAULT_LOGINS
+    from losant_kit.fixtures.defaults import DEFAULT_LOGINS
 
     users = list(settings.users or DEFAULT_LOGINS)
     return fixtures.build_world(settings.seed, users=users)

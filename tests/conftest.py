@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -11,10 +12,25 @@ from typing import Any
 
 import pytest
 import uvicorn
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from starlette.testclient import TestClient
 
-from mockserver.app import MockApp, create_app
-from mockserver.settings import Settings
+from losant_kit.mockserver.app import MockApp, create_app
+from losant_kit.mockserver.settings import Settings
+
+# The suite's one Hypothesis configuration. No deadline: a per-example time
+# limit is a timed assertion and fails on a loaded machine. CI (``CI`` set, as
+# .ci/run does) also derandomizes, so a run is the same run every time, and
+# keeps no example database between runs.
+hypothesis_settings.register_profile(
+    "losant-kit", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.register_profile(
+    "losant-kit-ci", parent=hypothesis_settings.get_profile("losant-kit"),
+    derandomize=True, database=None, print_blob=True,
+)
+hypothesis_settings.load_profile("losant-kit-ci" if os.environ.get("CI") else "losant-kit")
 
 LOGIN = {"email": "dev@example.com", "password": "losant-mock"}
 # Every test app refuses to send a response that breaches the spec.
@@ -93,7 +109,7 @@ class LiveServer:
 
     def __enter__(self) -> LiveServer:
         self.thread.start()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while not self.server.started:
             if time.monotonic() > deadline:
                 raise RuntimeError("mock server did not start")
@@ -102,7 +118,7 @@ class LiveServer:
 
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
-        self.thread.join(timeout=10)
+        self.thread.join(timeout=60)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from mockserver.app import MockApp, create_app
+from losant_kit.mockserver.app import MockApp, create_app
 from tests.conftest import TEST_SETTINGS, bearer, with_settings
 
 OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")

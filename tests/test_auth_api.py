@@ -15,7 +15,7 @@ from typing import Any
 import jwt
 import pytest
 
-from mockserver.app import MockApp, create_app
+from losant_kit.mockserver.app import MockApp, create_app
 from tests.conftest import LOGIN, TEST_SETTINGS, bearer
 
 

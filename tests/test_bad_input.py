@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mockserver.app import MockApp, create_app
-from mockserver.validation import MAX_BODY_BYTES
+from losant_kit.mockserver.app import MockApp, create_app
+from losant_kit.mockserver.validation import MAX_BODY_BYTES
 from tests.conftest import TEST_SETTINGS
 
 JSON = {"content-type": "application/json"}
@@ -162,7 +162,7 @@ device_like = st.fixed_dictionaries({}, optional={
 })
 
 
-@settings(max_examples=60, deadline=None,
+@settings(max_examples=60,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=json_values | device_like)
 def test_garbage_json_bodies_for_devices_post_never_fail_the_server(client, auth, ids, mock,
@@ -177,7 +177,7 @@ def test_garbage_json_bodies_for_devices_post_never_fail_the_server(client, auth
         assert mock.spec.validator("devicePost").is_valid(body)
 
 
-@settings(max_examples=40, deadline=None,
+@settings(max_examples=40,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(raw=st.binary(max_size=200))
 def test_garbage_bytes_for_devices_post_are_4xx_and_change_nothing(client, auth, ids, raw):
@@ -192,7 +192,7 @@ def test_garbage_bytes_for_devices_post_are_4xx_and_change_nothing(client, auth,
     assert snapshot(client) == before
 
 
-@settings(max_examples=40, deadline=None,
+@settings(max_examples=40,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(page=st.text(min_size=1, max_size=6).filter(lambda s: not s.strip().isdigit()))
 def test_any_non_integer_page_is_400_naming_page(client, auth, ids, page):

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mockserver.app import MockApp
+from losant_kit.mockserver.app import MockApp
 from tests.conftest import LOGIN, bearer
 
 BASE_MS = 1465790400000  # 2016-06-13T04:00:00.000Z
@@ -204,7 +204,7 @@ def test_future_command_is_outside_the_default_window(client, auth, app_id, devi
     assert names(history(client, auth, app_id, device, end=future)) == ["later"]
 
 
-@settings(max_examples=25, deadline=None,
+@settings(max_examples=25,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     offsets=st.lists(st.integers(0, 5), min_size=0, max_size=6),

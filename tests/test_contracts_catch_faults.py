@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from contracts.runner import RunResult, run_suites
-from contracts.target import Options
+from losant_kit.contracts.runner import RunResult, run_suites
+from losant_kit.contracts.target import Options
 
 FAULTS = "tests.faults.variants"
 

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from contracts.cli import main as cli
-from contracts.client import curl_command
-from contracts.limiter import RateLimiter
-from contracts.runner import run_suites
-from contracts.sandbox import Sandbox
-from contracts.spec_view import EXACT_PREFIX, contract_document, operations, router
-from contracts.target import Options, default_mock
+from losant_kit.contracts.cli import main as cli
+from losant_kit.contracts.client import curl_command
+from losant_kit.contracts.limiter import RateLimiter
+from losant_kit.contracts.runner import run_suites
+from losant_kit.contracts.sandbox import Sandbox
+from losant_kit.contracts.spec_view import EXACT_PREFIX, contract_document, operations, router
+from losant_kit.contracts.target import Options, default_mock
 
 # ---------------------------------------------------------------- spec view
 
@@ -143,9 +144,9 @@ def test_curl_command_reproduces_the_request_without_the_token() -> None:
 
 
 def test_plugin_import_stays_cheap() -> None:
-    code = ("import sys, contracts.plugin; "
-            "print(sorted(m for m in ('schemathesis', 'mockserver', 'hypothesis', 'httpx') "
-            "if m in sys.modules))")
+    heavy = ("schemathesis", "losant_kit.mockserver", "hypothesis", "httpx")
+    code = (f"import sys, losant_kit.contracts.plugin; "
+            f"print(sorted(m for m in {heavy!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -231,3 +232,22 @@ def test_off_the_mock_live_safe_skips_mock_only_and_real_time_tests() -> None:
     assert result.suites["throttle"].skipped == 6
     mock = RECORDED["mock"]
     assert _applications(mock) == sorted(a["id"] for a in mock.world_summary["applications"])
+
+
+def test_cli_ignores_the_checkout_it_is_started_in(tmp_path: Path) -> None:
+    # A directory that looks like a project: its own pytest options and a
+    # tests/conftest.py. The contract CLI must load neither.
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.pytest.ini_options]\naddopts = "--an-option-nobody-defines"\n')
+    (tmp_path / "tests").mkdir()
+    marker = tmp_path / "conftest-was-loaded"
+    (tmp_path / "tests" / "conftest.py").write_text(
+        f"from pathlib import Path\nPath({str(marker)!r}).write_text('yes')\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "losant_kit.contracts", "run", "--suite", "auth",
+         "-k", "test_device_token_reads_its_own_device"],
+        cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not marker.exists()
+    assert "1 passed" in result.stdout
+    assert "DeprecationWarning" not in result.stdout + result.stderr

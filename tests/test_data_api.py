@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mockserver.app import MockApp
+from losant_kit.mockserver.app import MockApp
 from tests.conftest import LOGIN, bearer
 
 BASE_MS = 1465790400000  # 2016-06-13T04:00:00.000Z, a multiple of every resolution used here
@@ -120,7 +120,7 @@ series = st.lists(st.tuples(st.integers(0, 20).map(lambda k: k * 500), values),
                   min_size=1, max_size=12)
 
 
-@settings(max_examples=30, deadline=None,
+@settings(max_examples=30,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(reports=series,
        aggregation=st.sampled_from(["FIRST", "LAST", "COUNT", "MAX", "MIN", "MEDIAN", "MEAN",

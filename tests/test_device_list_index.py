@@ -3,8 +3,8 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mockserver.models.devices import Ordering
-from mockserver.query import glob_matcher
+from losant_kit.mockserver.models.devices import Ordering
+from losant_kit.mockserver.query import glob_matcher
 
 names = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
                 max_size=12)
@@ -12,7 +12,7 @@ patterns = st.lists(st.sampled_from(["*", "a", "B", ".", "[", "\\", "é", "-", "
                     min_size=1, max_size=6).map("".join)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(device_names=st.lists(names, max_size=30), pattern=patterns)
 def test_name_index_selects_exactly_what_the_glob_matcher_selects(device_names, pattern):
     records = [{"id": f"{i:024x}", "name": name} for i, name in enumerate(device_names)]

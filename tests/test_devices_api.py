@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mockserver.app import MockApp, create_app
+from losant_kit.mockserver.app import MockApp, create_app
 from tests.conftest import TEST_SETTINGS
 
 OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")
@@ -210,7 +210,7 @@ def test_device_collection_has_paging_and_sorting_fields(client, auth, fleet, fr
     assert body["applicationId"] == fresh_app
 
 
-@settings(max_examples=25, deadline=None,
+@settings(max_examples=25,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(per_page=st.integers(min_value=1, max_value=7),
        sort_field=st.sampled_from(["name", "creationDate", "id", "lastUpdated"]),

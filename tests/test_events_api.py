@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from mockserver.app import MockApp, create_app
+from losant_kit.mockserver.app import MockApp, create_app
 from tests.conftest import with_settings
 
 
@@ -317,7 +317,7 @@ def test_unknown_query_field_is_a_400(client, auth, app):
     assert response.status_code == 400
 
 
-@hypothesis_settings(max_examples=15, deadline=None,
+@hypothesis_settings(max_examples=15,
                      suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(per_page=st.integers(min_value=1, max_value=7))
 def test_pages_partition_the_events(client, auth, app, mixed, per_page):

@@ -23,13 +23,18 @@ import jsonschema
 import pytest
 import yaml
 
-from fixtures import DEFAULT_SEED, DEFAULT_USER_EMAIL, DEFAULT_USER_PASSWORD
-from fixtures.devices import device_roles
-from fixtures.domains import DOMAINS
-from fixtures.ids import ID_EPOCH, OBJECT_ID, ObjectIdFactory
-from fixtures.loader import WorldFileError, complete_world, load_world_file, validate_world
-from fixtures.validation import world_schema
-from fixtures.world import READ_ONLY_TOKEN_SCOPE, build_world
+from losant_kit.fixtures import DEFAULT_SEED, DEFAULT_USER_EMAIL, DEFAULT_USER_PASSWORD
+from losant_kit.fixtures.devices import device_roles
+from losant_kit.fixtures.domains import DOMAINS
+from losant_kit.fixtures.ids import ID_EPOCH, OBJECT_ID, ObjectIdFactory
+from losant_kit.fixtures.loader import (
+    WorldFileError,
+    complete_world,
+    load_world_file,
+    validate_world,
+)
+from losant_kit.fixtures.validation import world_schema
+from losant_kit.fixtures.world import READ_ONLY_TOKEN_SCOPE, build_world
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_WORLD = REPO / "fixtures" / "example-world.yaml"

@@ -1,7 +1,7 @@
 """Every action of the spec is served by a real handler."""
 
-from mockserver import handlers
-from mockserver.spec import PlatformSpec
+from losant_kit.mockserver import handlers
+from losant_kit.mockserver.spec import PlatformSpec
 
 
 def test_every_operation_of_the_spec_has_a_handler():

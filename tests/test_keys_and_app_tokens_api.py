@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from mockserver.app import MockApp, create_app
+from losant_kit.mockserver.app import MockApp, create_app
 from tests.conftest import TEST_SETTINGS
 
 OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")

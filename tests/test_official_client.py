@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from losant_rest import Client, LosantError
 
-from mockserver.app import MockApp
+from losant_kit.mockserver.app import MockApp
 from tests.conftest import LOGIN, LiveServer, official_client
 
 pytestmark = pytest.mark.official_client

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from losant_rest import Client, LosantError
 
-from mockserver.app import MockApp
+from losant_kit.mockserver.app import MockApp
 from tests.conftest import LiveServer, official_client
 
 pytestmark = pytest.mark.official_client

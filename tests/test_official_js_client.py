@@ -30,7 +30,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from mockserver.app import create_app
+from losant_kit.mockserver.app import create_app
 from tests.conftest import LOGIN, TEST_SETTINGS, LiveServer
 
 pytestmark = pytest.mark.official_client

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from mockserver.errors import ValidationError
-from mockserver.query import (
+from losant_kit.mockserver.errors import ValidationError
+from losant_kit.mockserver.query import (
     APPLICATION_KEY_FIELDS,
     DEVICE_FIELDS,
     EVENT_FIELDS,

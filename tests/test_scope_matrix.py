@@ -29,7 +29,7 @@ import jwt
 import pytest
 from starlette.testclient import TestClient
 
-from mockserver.app import MockApp, create_app
+from losant_kit.mockserver.app import MockApp, create_app
 from tests.conftest import LOGIN, bearer, with_settings
 
 BY_SCOPE = "by scope"  # 2xx if the token's scopes meet the operation's x-scopes, else 403

@@ -10,9 +10,9 @@ import pytest
 import yaml
 from openapi_spec_validator import validate
 
-import specs
-from specs import generate
-from specs import schemas as sch
+from losant_kit import specs
+from losant_kit.specs import generate
+from losant_kit.specs import schemas as sch
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 needs_reference = pytest.mark.skipif(not REFERENCE.exists(), reason="../shared/reference is absent")
@@ -74,7 +74,7 @@ def test_schemathesis_generates_a_case_for_every_operation(spec):
 
         @given(case=operation.as_strategy())
         @settings(
-            max_examples=1, database=None, deadline=None, suppress_health_check=list(HealthCheck)
+            max_examples=1, database=None, suppress_health_check=list(HealthCheck)
         )
         def generate_one(case):
             seen.add(case.operation.definition.raw["operationId"])
@@ -201,7 +201,8 @@ def test_committed_specs_equal_a_fresh_build():
     readme = (specs.SPECS_DIR / "README.md").read_text()
     fresh = generate.render(REFERENCE, readme)
     assert fresh[generate.SPEC_FILE] == specs.PLATFORM_SPEC.read_text(), (
-        "specs/openapi.json is stale: run python -m specs.generate --reference ../shared/reference"
+        "specs/openapi.json is stale: "
+        "run python -m losant_kit.specs.generate --reference ../shared/reference"
     )
     assert fresh["README.md"] == readme
 

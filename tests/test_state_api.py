@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mockserver.app import MockApp, create_app
+from losant_kit.mockserver.app import MockApp, create_app
 from tests.conftest import LOGIN, bearer, with_settings
 
 BASE_MS = 1465790400000  # 2016-06-13T04:00:00.000Z
@@ -317,7 +317,7 @@ def _time(offset: int, form: str):
     return {"ms": ms, "iso": iso(ms), "date": {"$date": iso(ms)}}[form]
 
 
-@settings(max_examples=25, deadline=None,
+@settings(max_examples=25,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sequence=reports)
 def test_composite_state_is_last_value_per_attribute_for_any_reports(client, auth, app_id,
@@ -490,7 +490,7 @@ def test_accepted_state_is_published_on_the_device_state_stream(client, auth, ap
                 send, client, auth, app_id, device,
                 {"data": {"n": "4.5", "undefined": 1}, "time": BASE_MS})
             assert response.status_code == 200
-            return await asyncio.wait_for(subscription.queue.get(), timeout=5)
+            return await asyncio.wait_for(subscription.queue.get(), timeout=60)
 
     assert asyncio.run(listen()) == ("deviceState", {"time": BASE_ISO, "data": {"n": 4.5}})
 

@@ -18,11 +18,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mockserver.app import MockApp
-from mockserver.models.commands import check_topic_filter, topic_matches
+from losant_kit.mockserver.app import MockApp
+from losant_kit.mockserver.models.commands import check_topic_filter, topic_matches
 from tests.conftest import LOGIN, bearer
 
-WAIT_S = 5.0
+WAIT_S = 30.0  # a bound on a wait for a condition, never a pause
 FAST_KEEP_ALIVE = "0.05"
 
 

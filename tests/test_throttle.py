@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mockserver.clock import Clock
-from mockserver.errors import BadRequest, Throttled
-from mockserver.throttle import ThrottleRule, Throttles
+from losant_kit.mockserver.clock import Clock
+from losant_kit.mockserver.errors import BadRequest, Throttled
+from losant_kit.mockserver.throttle import ThrottleRule, Throttles
 
 SEND_STATE = {
     "kind": "window",
@@ -511,7 +511,7 @@ schedules = st.lists(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150)
 @given(
     schedule=schedules,
     limit=st.integers(min_value=1, max_value=6),

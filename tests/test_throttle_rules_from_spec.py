@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mockserver.clock import Clock
-from mockserver.errors import Throttled
-from mockserver.spec import PlatformSpec
-from mockserver.throttle import Throttles
+from losant_kit.mockserver.clock import Clock
+from losant_kit.mockserver.errors import Throttled
+from losant_kit.mockserver.spec import PlatformSpec
+from losant_kit.mockserver.throttle import Throttles
 
 SPEC = PlatformSpec()
 WINDOW_OPERATIONS = sorted(
@@ -45,7 +45,7 @@ schedules = st.lists(
 
 
 @pytest.mark.parametrize("operation_id", WINDOW_OPERATIONS)
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(schedule=schedules)
 def test_window_accepts_exactly_what_a_naive_sliding_window_accepts(operation_id, schedule):
     ext = SPEC.operations[operation_id].throttle

@@ -18,10 +18,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mockserver.errors import PayloadTooLarge, ValidationError
-from mockserver.spec import PlatformSpec
-from mockserver.times import EARLIEST_MS, LATEST_MS, iso_from_ms, parse_state_time, resolve_window
-from mockserver.timeseries import (
+from losant_kit.mockserver.errors import PayloadTooLarge, ValidationError
+from losant_kit.mockserver.spec import PlatformSpec
+from losant_kit.mockserver.times import (
+    EARLIEST_MS,
+    LATEST_MS,
+    iso_from_ms,
+    parse_state_time,
+    resolve_window,
+)
+from losant_kit.mockserver.timeseries import (
     AGGREGATIONS,
     NUMERIC_AGGREGATIONS,
     TimeSeriesStore,
@@ -263,7 +269,7 @@ def test_unknown_devices_have_no_history() -> None:
     assert store.last_values([DEVICE], "a") == {}
 
 
-@settings(max_examples=75, deadline=None)
+@settings(max_examples=75)
 @given(
     reports=reports_of(values),
     window=st.tuples(st.none() | times, st.none() | times),
@@ -305,7 +311,7 @@ def test_composite_honours_the_window_and_the_attribute_list() -> None:
     assert store.composite(DEVICE, attributes="b,nope") == {"b": {"value": "x", "time": 1}}
 
 
-@settings(max_examples=75, deadline=None)
+@settings(max_examples=75)
 @given(reports=reports_of(values), window=st.tuples(st.none() | times, st.none() | times))
 def test_composite_matches_the_last_report_of_each_attribute(
     reports: list[Report], window: tuple[int | None, int | None]
@@ -447,7 +453,7 @@ def test_time_series_body_matches_the_schema() -> None:
     assert body["aggregation"] == {"type": "TIMEATVALUE", "options": {"value": "on"}}
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=120)
 @given(reports=reports_of(values), window=windows, resolution=resolutions)
 def test_every_bucketed_aggregation_matches_the_reference(
     reports: list[Report], window: list[int], resolution: int | None
@@ -469,7 +475,7 @@ def test_every_bucketed_aggregation_matches_the_reference(
                 assert_same_value(kind, value, expected[bucket][name], inputs)
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=120)
 @given(
     reports=reports_of(small_values),
     window=windows,
@@ -487,7 +493,7 @@ def test_time_at_value_matches_the_reference(
     assert got == [{"time": iso_from_ms(b), "data": expected[b]} for b in sorted(expected)]
 
 
-@settings(max_examples=75, deadline=None)
+@settings(max_examples=75)
 @given(
     reports=reports_of(values),
     window=windows,
@@ -513,7 +519,7 @@ def test_none_matches_the_raw_reports_in_order_and_limit(
 texts = st.text(max_size=12)
 
 
-@settings(max_examples=75, deadline=None)
+@settings(max_examples=75)
 @given(
     reports=reports_of(st.one_of(values, texts, st.integers(2**60, 2**62))),
     window=windows,
@@ -588,7 +594,7 @@ def test_writes_after_a_removal_read_back_cleanly() -> None:
     assert store.history(DEVICE, limit=10) == [{"time": 50, "data": {"b": 1}}]
 
 
-@settings(max_examples=75, deadline=None)
+@settings(max_examples=75)
 @given(reports=reports_of(values), window=windows)
 def test_remove_leaves_exactly_the_reports_outside_the_window(
     reports: list[Report], window: list[int]

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-import specs
-from mockserver.app import MockApp
-from mockserver.models.usage import DEVICE_PAYLOAD_KINDS, PAYLOAD_KINDS
+from losant_kit import specs
+from losant_kit.mockserver.app import MockApp
+from losant_kit.mockserver.models.usage import DEVICE_PAYLOAD_KINDS, PAYLOAD_KINDS
 from tests.conftest import LOGIN, bearer
 
 DAY_MS = 86_400_000

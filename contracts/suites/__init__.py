@@ -1,7 +1,7 @@
 """The contract suites, each a pytest module selectable by name.
 
 Run them with ``losant-contracts run`` or plain pytest
-(``pytest --pyargs contracts.suites.auth --losant-base-url ...``).
+(``pytest --pyargs losant_kit.contracts.suites.auth --losant-base-url ...``).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from contracts.client import describe
+from losant_kit.contracts.client import describe
 
 
 def defect(message: str, response: httpx.Response | None = None) -> None:

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from contracts.spec_view import operations
-from contracts.suites._support import (
+from losant_kit.contracts.spec_view import operations
+from losant_kit.contracts.suites._support import (
     create_device,
     create_key,
     defect,

@@ -25,8 +25,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
-from contracts.plugin import examples
-from contracts.suites._support import (
+from losant_kit.contracts.plugin import examples
+from losant_kit.contracts.suites._support import (
     create_device,
     defect,
     expect_status,

@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
-from contracts.plugin import examples
-from contracts.spec_view import operations
-from contracts.suites._support import unique
+from losant_kit.contracts.plugin import examples
+from losant_kit.contracts.spec_view import operations
+from losant_kit.contracts.suites._support import unique
 
 pytestmark = pytest.mark.losant_suite("conformance")
 
@@ -47,7 +47,7 @@ def _ordered() -> list[str]:
 
 @pytest.fixture(scope="module")
 def conformance_schema(losant_target: Any, request: pytest.FixtureRequest) -> Any:
-    from contracts.fuzz import build_schema
+    from losant_kit.contracts.fuzz import build_schema
 
     return build_schema(losant_target, max_examples=examples(request.config, DEFAULT_EXAMPLES))
 
@@ -55,7 +55,7 @@ def conformance_schema(losant_target: Any, request: pytest.FixtureRequest) -> An
 @pytest.fixture(scope="module")
 def known_ids(losant_target: Any) -> Any:
     """A device with an attribute, a key, a token, a recipe and an event in the sandbox."""
-    from contracts.fuzz import KnownIds
+    from losant_kit.contracts.fuzz import KnownIds
 
     api, app = losant_target.api, losant_target.app_path()
 
@@ -87,7 +87,7 @@ def _run(operation_id: str, mode: str, schema: Any, known: Any, target: Any,
     from schemathesis.core.failures import FailureGroup
     from schemathesis.generation.feedback import NO_FEEDBACK
 
-    from contracts.fuzz import OBJECT_ID, before_case, failure_text
+    from losant_kit.contracts.fuzz import OBJECT_ID, before_case, failure_text
 
     config = request.config
     operation = schema.find_operation_by_id(operation_id)

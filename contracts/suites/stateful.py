@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from contracts.plugin import examples
+from losant_kit.contracts.plugin import examples
 
 pytestmark = pytest.mark.losant_suite("stateful")
 
@@ -45,7 +45,7 @@ def _chains_document() -> dict[str, Any]:
     recipes, events) would never be roots. Keeping only the application's own
     read/update/delete links makes each creator a root, run in the sandbox.
     """
-    from contracts.spec_view import contract_document
+    from losant_kit.contracts.spec_view import contract_document
 
     document = contract_document()
     created = document["paths"]["/applications"]["post"]["responses"]["201"]
@@ -109,7 +109,7 @@ def _only_declared_links(schema: Any) -> None:
 
 
 def _machine(target: Any, max_examples: int) -> Any:
-    from contracts.fuzz import before_case, build_schema
+    from losant_kit.contracts.fuzz import before_case, build_schema
 
     schema = build_schema(target, max_examples=max_examples, negative=False,
                           document=_chains_document())
@@ -163,7 +163,7 @@ def test_link_chains_keep_resources_consistent(losant_target: Any,
     from hypothesis import HealthCheck, Phase, settings
     from schemathesis.core.failures import FailureGroup
 
-    from contracts.fuzz import failure_text
+    from losant_kit.contracts.fuzz import failure_text
 
     scenarios = examples(request.config, DEFAULT_SCENARIOS)
     machine = _machine(losant_target, scenarios)

@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from contracts.spec_view import operations
-from contracts.suites._support import create_device, defect, expect_status, unique
+from losant_kit.contracts.spec_view import operations
+from losant_kit.contracts.suites._support import create_device, defect, expect_status, unique
 
 pytestmark = [pytest.mark.losant_suite("throttle"), pytest.mark.losant_real_time]
 

@@ -11,7 +11,7 @@ import pkgutil
 from collections.abc import Callable
 from importlib import import_module
 
-from mockserver.dispatch import Handler
+from losant_kit.mockserver.dispatch import Handler
 
 _REGISTRY: dict[str, Handler] = {}
 

@@ -1,7 +1,7 @@
 """applications.* and application.*: the application resource."""
 
-from mockserver.dispatch import Call
-from mockserver.handlers import handles
+from losant_kit.mockserver.dispatch import Call
+from losant_kit.mockserver.handlers import handles
 
 
 @handles("applications.get")

@@ -1,7 +1,7 @@
 """deviceAttribute(s).*: a device's attribute definitions."""
 
-from mockserver.dispatch import Call
-from mockserver.handlers import handles
+from losant_kit.mockserver.dispatch import Call
+from losant_kit.mockserver.handlers import handles
 
 
 @handles("deviceAttributes.get")

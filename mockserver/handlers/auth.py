@@ -1,8 +1,8 @@
 """auth.*: logging in as a user or a device."""
 
-from mockserver.dispatch import Call, Reply
-from mockserver.errors import Unauthorized
-from mockserver.handlers import handles
+from losant_kit.mockserver.dispatch import Call, Reply
+from losant_kit.mockserver.errors import Unauthorized
+from losant_kit.mockserver.handlers import handles
 
 
 @handles("auth.authenticateUser")

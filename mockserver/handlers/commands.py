@@ -1,7 +1,7 @@
 """device.sendCommand, devices.sendCommand, device.getCommand: commands to devices."""
 
-from mockserver.dispatch import Call
-from mockserver.handlers import handles
+from losant_kit.mockserver.dispatch import Call
+from losant_kit.mockserver.handlers import handles
 
 
 @handles("device.sendCommand")

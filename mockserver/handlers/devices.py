@@ -1,7 +1,7 @@
 """devices.* and device.* (records; state and commands live in their own groups)."""
 
-from mockserver.dispatch import Call
-from mockserver.handlers import handles
+from losant_kit.mockserver.dispatch import Call
+from losant_kit.mockserver.handlers import handles
 
 
 @handles("devices.get")

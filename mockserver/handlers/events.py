@@ -1,8 +1,8 @@
 """events.* and event.*: an application's events."""
 
-from mockserver.dispatch import Call
-from mockserver.handlers import handles
-from mockserver.handlers.jobs import base_url, job_or
+from losant_kit.mockserver.dispatch import Call
+from losant_kit.mockserver.handlers import handles
+from losant_kit.mockserver.handlers.jobs import base_url, job_or
 
 
 @handles("events.get")

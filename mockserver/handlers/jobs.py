@@ -8,10 +8,10 @@ from typing import Any
 
 from starlette.requests import Request
 
-from mockserver.dispatch import Call, Reply
-from mockserver.handlers import handles
-from mockserver.jobs import Enqueued
-from mockserver.models.jobs import Created
+from losant_kit.mockserver.dispatch import Call, Reply
+from losant_kit.mockserver.handlers import handles
+from losant_kit.mockserver.jobs import Enqueued
+from losant_kit.mockserver.models.jobs import Created
 
 
 def job_or(result: Any) -> Any:

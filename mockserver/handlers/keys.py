@@ -1,7 +1,7 @@
 """applicationKey(s).*: access keys for devices."""
 
-from mockserver.dispatch import Call
-from mockserver.handlers import handles
+from losant_kit.mockserver.dispatch import Call
+from losant_kit.mockserver.handlers import handles
 
 
 @handles("applicationKeys.get")

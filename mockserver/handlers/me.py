@@ -1,7 +1,7 @@
 """me.* and userApiToken(s).*: the calling user."""
 
-from mockserver.dispatch import Call
-from mockserver.handlers import handles
+from losant_kit.mockserver.dispatch import Call
+from losant_kit.mockserver.handlers import handles
 
 
 @handles("me.get")

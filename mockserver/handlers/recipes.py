@@ -1,7 +1,7 @@
 """deviceRecipe(s).*: device templates and bulk creation."""
 
-from mockserver.dispatch import Call
-from mockserver.handlers import handles
+from losant_kit.mockserver.dispatch import Call
+from losant_kit.mockserver.handlers import handles
 
 
 @handles("deviceRecipes.get")

@@ -1,8 +1,8 @@
 """What devices report and the queries over it: state, composite state, time series,
 last values, connection status and connection logs (models/telemetry.py)."""
 
-from mockserver.dispatch import Call
-from mockserver.handlers import handles
+from losant_kit.mockserver.dispatch import Call
+from losant_kit.mockserver.handlers import handles
 
 
 @handles("device.sendState")

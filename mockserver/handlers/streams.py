@@ -5,9 +5,9 @@ that the caller may read the device or application: a refusal comes back as
 the usual JSON 4xx, before any stream starts.
 """
 
-from mockserver.dispatch import Call
-from mockserver.handlers import handles
-from mockserver.sse import EventStream, keep_alive_seconds
+from losant_kit.mockserver.dispatch import Call
+from losant_kit.mockserver.handlers import handles
+from losant_kit.mockserver.sse import EventStream, keep_alive_seconds
 
 
 def _stream(call: Call, topic: str) -> EventStream:

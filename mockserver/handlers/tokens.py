@@ -1,7 +1,7 @@
 """applicationApiToken(s).* and userApiToken(s).*: API tokens."""
 
-from mockserver.dispatch import Call
-from mockserver.handlers import handles
+from losant_kit.mockserver.dispatch import Call
+from losant_kit.mockserver.handlers import handles
 
 
 @handles("applicationApiTokens.get")

@@ -1,7 +1,7 @@
 """Usage: payload counts, device counts, notebook minutes, period summaries (models/usage.py)."""
 
-from mockserver.dispatch import Call
-from mockserver.handlers import handles
+from losant_kit.mockserver.dispatch import Call
+from losant_kit.mockserver.handlers import handles
 
 
 @handles("application.payloadCounts")

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mockserver.auth import Principal, require_application
-from mockserver.errors import Forbidden, ValidationError
-from mockserver.models.base import Record, apply_changes, collection, public, stamp_new, touch
+from losant_kit.mockserver.auth import Principal, require_application
+from losant_kit.mockserver.errors import Forbidden, ValidationError
+from losant_kit.mockserver.models.base import (
+    Record,
+    apply_changes,
+    collection,
+    public,
+    stamp_new,
+    touch,
+)
 
 if TYPE_CHECKING:
-    from mockserver.models.backend import Backend
+    from losant_kit.mockserver.models.backend import Backend
 
 KIND = "applications"
 PATCHABLE = (
@@ -166,7 +173,7 @@ class Applications:
         return self._readme(app)
 
     def _readme(self, app: Record) -> Record:
-        from mockserver.clock import iso
+        from losant_kit.mockserver.clock import iso
 
         out: Record = {"applicationId": app["id"], "content": app.get("_readme", "")}
         if "_readmeUpdated" in app:

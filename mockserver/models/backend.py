@@ -10,25 +10,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from mockserver.auth import Authenticator, TokenSigner
-from mockserver.clock import Clock
-from mockserver.jobs import Jobs
-from mockserver.models.applications import Applications
-from mockserver.models.base import IdFactory
-from mockserver.models.commands import Commands
-from mockserver.models.devices import Devices
-from mockserver.models.events import Events
-from mockserver.models.jobs import JobActions
-from mockserver.models.keys import ApplicationKeys
-from mockserver.models.recipes import DeviceRecipes
-from mockserver.models.telemetry import Telemetry
-from mockserver.models.tokens import ApiTokens
-from mockserver.models.usage import Usage
-from mockserver.models.users import Users
-from mockserver.store import MemoryStore, Store
-from mockserver.streams import Streams
-from mockserver.throttle import Throttles
-from mockserver.timeseries import TimeSeriesStore
+from losant_kit.mockserver.auth import Authenticator, TokenSigner
+from losant_kit.mockserver.clock import Clock
+from losant_kit.mockserver.jobs import Jobs
+from losant_kit.mockserver.models.applications import Applications
+from losant_kit.mockserver.models.base import IdFactory
+from losant_kit.mockserver.models.commands import Commands
+from losant_kit.mockserver.models.devices import Devices
+from losant_kit.mockserver.models.events import Events
+from losant_kit.mockserver.models.jobs import JobActions
+from losant_kit.mockserver.models.keys import ApplicationKeys
+from losant_kit.mockserver.models.recipes import DeviceRecipes
+from losant_kit.mockserver.models.telemetry import Telemetry
+from losant_kit.mockserver.models.tokens import ApiTokens
+from losant_kit.mockserver.models.usage import Usage
+from losant_kit.mockserver.models.users import Users
+from losant_kit.mockserver.store import MemoryStore, Store
+from losant_kit.mockserver.streams import Streams
+from losant_kit.mockserver.throttle import Throttles
+from losant_kit.mockserver.timeseries import TimeSeriesStore
 
 
 class StatefulPart(Protocol):
@@ -118,6 +118,6 @@ class Backend:
 
         Returns a summary of what was seeded, for the CLI's start-up banner.
         """
-        from mockserver.world import import_world
+        from losant_kit.mockserver.world import import_world
 
         return import_world(self, world)

@@ -8,10 +8,10 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from mockserver.clock import Clock, iso
-from mockserver.errors import ValidationError
-from mockserver.query import compile_field_filter, sort_and_page
-from mockserver.times import resolve_window
+from losant_kit.mockserver.clock import Clock, iso
+from losant_kit.mockserver.errors import ValidationError
+from losant_kit.mockserver.query import compile_field_filter, sort_and_page
+from losant_kit.mockserver.times import resolve_window
 
 Record = dict[str, Any]
 OBJECT_ID = re.compile(r"^[A-Fa-f\d]{24}$")

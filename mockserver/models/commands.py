@@ -39,15 +39,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
-from mockserver.auth import Principal
-from mockserver.errors import ValidationError
-from mockserver.models.base import Record, time_window_history
-from mockserver.models.usage import json_size, rest_source
-from mockserver.query import device_selector
-from mockserver.times import iso_from_ms, parse_state_time
+from losant_kit.mockserver.auth import Principal
+from losant_kit.mockserver.errors import ValidationError
+from losant_kit.mockserver.models.base import Record, time_window_history
+from losant_kit.mockserver.models.usage import json_size, rest_source
+from losant_kit.mockserver.query import device_selector
+from losant_kit.mockserver.times import iso_from_ms, parse_state_time
 
 if TYPE_CHECKING:
-    from mockserver.models.backend import Backend
+    from losant_kit.mockserver.models.backend import Backend
 
 KIND = "commands"
 MAX_TOPIC_LENGTH = 230  # mqttPublishBody.topic's maxLength; filters get the same bound

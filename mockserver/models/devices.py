@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mockserver.auth import Principal
-from mockserver.clock import iso
-from mockserver.errors import Forbidden, NotFound, ValidationError
-from mockserver.models.base import (
+from losant_kit.mockserver.auth import Principal
+from losant_kit.mockserver.clock import iso
+from losant_kit.mockserver.errors import Forbidden, NotFound, ValidationError
+from losant_kit.mockserver.models.base import (
     MAX_PER_PAGE,
     Record,
     apply_changes,
@@ -29,7 +29,7 @@ from mockserver.models.base import (
     stamp_new,
     touch,
 )
-from mockserver.query import (
+from losant_kit.mockserver.query import (
     compile_device_filters,
     compile_device_query,
     compile_field_filter,
@@ -38,7 +38,7 @@ from mockserver.query import (
 )
 
 if TYPE_CHECKING:
-    from mockserver.models.backend import Backend
+    from losant_kit.mockserver.models.backend import Backend
 
 KIND = "devices"
 DEVICE_FIELDS = (

@@ -34,17 +34,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from mockserver.auth import Principal
-from mockserver.clock import iso
-from mockserver.errors import NotFound, ValidationError
-from mockserver.jobs import Enqueued, export_file
-from mockserver.models.base import Record, collection, public, stamp_new, touch
-from mockserver.models.usage import json_size, rest_source
-from mockserver.query import compile_event_query, glob_matcher
-from mockserver.times import iso_from_ms, parse_state_time
+from losant_kit.mockserver.auth import Principal
+from losant_kit.mockserver.clock import iso
+from losant_kit.mockserver.errors import NotFound, ValidationError
+from losant_kit.mockserver.jobs import Enqueued, export_file
+from losant_kit.mockserver.models.base import Record, collection, public, stamp_new, touch
+from losant_kit.mockserver.models.usage import json_size, rest_source
+from losant_kit.mockserver.query import compile_event_query, glob_matcher
+from losant_kit.mockserver.times import iso_from_ms, parse_state_time
 
 if TYPE_CHECKING:
-    from mockserver.models.backend import Backend
+    from losant_kit.mockserver.models.backend import Backend
 
 KIND = "events"
 SEVERITY = {"info": 0, "warning": 1, "error": 2, "critical": 3}

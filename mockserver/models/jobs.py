@@ -1,7 +1,7 @@
 """The platform's job-style actions: archives, exports, imports, clones, data removal.
 
 Each action checks its input at once (a mistake is a 400 and queues nothing),
-then either queues a job on the engine (:mod:`mockserver.jobs`) whose effect
+then either queues a job on the engine (:mod:`losant_kit.mockserver.jobs`) whose effect
 makes the real change when the job completes, or - where the platform also
 documents a synchronous answer - does the work within the request.
 
@@ -76,18 +76,18 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from mockserver.auth import Principal
-from mockserver.clock import iso
-from mockserver.errors import NotFound, PlatformError, ValidationError
-from mockserver.jobs import DOWNLOAD_PATH, Enqueued, export_file
-from mockserver.models.base import Record, flag, int_param, stamp_new
-from mockserver.models.events import source_of
-from mockserver.query import compile_device_query
-from mockserver.times import iso_from_ms, parse_state_time, resolve_window
+from losant_kit.mockserver.auth import Principal
+from losant_kit.mockserver.clock import iso
+from losant_kit.mockserver.errors import NotFound, PlatformError, ValidationError
+from losant_kit.mockserver.jobs import DOWNLOAD_PATH, Enqueued, export_file
+from losant_kit.mockserver.models.base import Record, flag, int_param, stamp_new
+from losant_kit.mockserver.models.events import source_of
+from losant_kit.mockserver.query import compile_device_query
+from losant_kit.mockserver.times import iso_from_ms, parse_state_time, resolve_window
 
 if TYPE_CHECKING:
-    from mockserver.jobs import Jobs
-    from mockserver.models.backend import Backend
+    from losant_kit.mockserver.jobs import Jobs
+    from losant_kit.mockserver.models.backend import Backend
 
 ARCHIVE_MIN_AGE = timedelta(days=31)
 BUNDLE_TYPE = "losant-mock-application-export"

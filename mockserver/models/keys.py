@@ -7,13 +7,20 @@ import hmac
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from mockserver.auth import DEVICE_TOKEN_TTL_S, Principal
-from mockserver.errors import NotFound, Unauthorized
-from mockserver.models.base import Record, apply_changes, collection, public, stamp_new, touch
-from mockserver.query import compile_application_key_query
+from losant_kit.mockserver.auth import DEVICE_TOKEN_TTL_S, Principal
+from losant_kit.mockserver.errors import NotFound, Unauthorized
+from losant_kit.mockserver.models.base import (
+    Record,
+    apply_changes,
+    collection,
+    public,
+    stamp_new,
+    touch,
+)
+from losant_kit.mockserver.query import compile_application_key_query
 
 if TYPE_CHECKING:
-    from mockserver.models.backend import Backend
+    from losant_kit.mockserver.models.backend import Backend
 
 KIND = "applicationKeys"
 PATCHABLE = (

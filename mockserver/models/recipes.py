@@ -6,13 +6,13 @@ import csv
 import io
 from typing import TYPE_CHECKING, Any
 
-from mockserver.auth import Principal
-from mockserver.errors import NotFound, ValidationError
-from mockserver.models.base import Record, apply_changes, collection, stamp_new, touch
-from mockserver.models.devices import DEVICE_FIELDS
+from losant_kit.mockserver.auth import Principal
+from losant_kit.mockserver.errors import NotFound, ValidationError
+from losant_kit.mockserver.models.base import Record, apply_changes, collection, stamp_new, touch
+from losant_kit.mockserver.models.devices import DEVICE_FIELDS
 
 if TYPE_CHECKING:
-    from mockserver.models.backend import Backend
+    from losant_kit.mockserver.models.backend import Backend
 
 KIND = "deviceRecipes"
 # A recipe names itself and the devices it makes; the rest is a device template.

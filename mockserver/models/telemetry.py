@@ -83,18 +83,30 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from mockserver.auth import Principal
-from mockserver.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, ValidationError
-from mockserver.models.base import MAX_PER_PAGE, Record, int_param, public, time_window_history
-from mockserver.models.commands import state_topic
-from mockserver.models.usage import json_size, rest_source
-from mockserver.query import device_selector, device_value, sort_and_page
-from mockserver.times import EARLIEST_MS, iso_from_ms, parse_state_time, resolve_window
-from mockserver.timeseries import MEAN
+from losant_kit.mockserver.auth import Principal
+from losant_kit.mockserver.errors import (
+    BadRequest,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    ValidationError,
+)
+from losant_kit.mockserver.models.base import (
+    MAX_PER_PAGE,
+    Record,
+    int_param,
+    public,
+    time_window_history,
+)
+from losant_kit.mockserver.models.commands import state_topic
+from losant_kit.mockserver.models.usage import json_size, rest_source
+from losant_kit.mockserver.query import device_selector, device_value, sort_and_page
+from losant_kit.mockserver.times import EARLIEST_MS, iso_from_ms, parse_state_time, resolve_window
+from losant_kit.mockserver.timeseries import MEAN
 
 if TYPE_CHECKING:
-    from mockserver.models.backend import Backend
-    from mockserver.throttle import ThrottleRule
+    from losant_kit.mockserver.models.backend import Backend
+    from losant_kit.mockserver.throttle import ThrottleRule
 
 LOG_KIND = "deviceLogs"
 DAY_MS = 86_400_000

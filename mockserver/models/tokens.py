@@ -10,12 +10,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from mockserver.auth import Principal
-from mockserver.errors import Forbidden, NotFound, Unauthorized, ValidationError
-from mockserver.models.base import Record, apply_changes, collection, public, stamp_new, touch
+from losant_kit.mockserver.auth import Principal
+from losant_kit.mockserver.errors import Forbidden, NotFound, Unauthorized, ValidationError
+from losant_kit.mockserver.models.base import (
+    Record,
+    apply_changes,
+    collection,
+    public,
+    stamp_new,
+    touch,
+)
 
 if TYPE_CHECKING:
-    from mockserver.models.backend import Backend
+    from losant_kit.mockserver.models.backend import Backend
 
 KIND = "apiTokens"
 OwnerType = Literal["application", "user"]

@@ -57,13 +57,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mockserver.auth import Principal
-from mockserver.errors import ValidationError
-from mockserver.models.base import Record, collection, flag
-from mockserver.times import iso_from_ms, parse_state_time, resolve_window
+from losant_kit.mockserver.auth import Principal
+from losant_kit.mockserver.errors import ValidationError
+from losant_kit.mockserver.models.base import Record, collection, flag
+from losant_kit.mockserver.times import iso_from_ms, parse_state_time, resolve_window
 
 if TYPE_CHECKING:
-    from mockserver.models.backend import Backend
+    from losant_kit.mockserver.models.backend import Backend
 
 #: The payload types of ``payloadStats.json`` (tests/test_usage_api.py checks them on the spec).
 PAYLOAD_KINDS = frozenset({

@@ -7,12 +7,12 @@ import hmac
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from mockserver.auth import USER_TOKEN_TTL_S, Principal
-from mockserver.errors import BadRequest, Unauthorized, ValidationError
-from mockserver.models.base import Record, public, stamp_new, touch
+from losant_kit.mockserver.auth import USER_TOKEN_TTL_S, Principal
+from losant_kit.mockserver.errors import BadRequest, Unauthorized, ValidationError
+from losant_kit.mockserver.models.base import Record, public, stamp_new, touch
 
 if TYPE_CHECKING:
-    from mockserver.models.backend import Backend
+    from losant_kit.mockserver.models.backend import Backend
 
 KIND = "users"
 # Fields of mePatch that are plain profile data, copied as given.

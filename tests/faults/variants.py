@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from contracts.target import default_mock
+from losant_kit.contracts.target import default_mock
 from tests.faults.middleware import RewriteResponses
 
 DEVICES = r"/applications/[0-9a-f]{24}/devices"
