@@ -33,6 +33,7 @@ from losant_kit.mockserver.dispatch import Dispatcher
 from losant_kit.mockserver.errors import PlatformError
 from losant_kit.mockserver.journal import Journal
 from losant_kit.mockserver.models.backend import Backend
+from losant_kit.mockserver.mqtt import MqttBroker
 from losant_kit.mockserver.settings import Settings
 from losant_kit.mockserver.spec import PlatformSpec
 from losant_kit.mockserver.throttle import Throttles
@@ -119,6 +120,8 @@ class MockApp:
             job_duration_s=settings.job_duration_s,
         )
         self.journal = Journal(clock)
+        self.mqtt = MqttBroker(self.backend, self.spec, host=settings.mqtt_host,
+                               port=settings.mqtt_port, ws_port=settings.mqtt_ws_port)
         self.control = Control(self)
         self.world_summary: dict[str, Any] = self.control.load_initial_world()
 
@@ -154,6 +157,9 @@ class MockApp:
             if path in ("/", "/_mock"):
                 await _send_json(send, json.dumps(self.control.index()).encode())
                 return
+        elif scope["type"] == "lifespan":  # the MQTT broker starts and stops with the app
+            await self.mqtt.lifespan(self.connexion, scope, receive, send)
+            return
         await self.journal.wrap(self.connexion, scope, receive, send)
 
 

@@ -3,6 +3,7 @@
 losant-mock serve [--host 127.0.0.1] [--port 8080] [--seed INT] [--fixtures PATH]
                   [--user EMAIL:PASSWORD ...] [--jwt-secret S]
                   [--throttle on|off] [--throttle-scale F] [--job-duration S]
+                  [--mqtt on|off] [--mqtt-port 1883] [--mqtt-ws-port PORT|off]
 """
 
 from __future__ import annotations
@@ -71,7 +72,28 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long simulated jobs take on the mock's clock (default 2)",
     )
+    serve.add_argument(
+        "--mqtt", type=_on_off, default=True, metavar="on|off",
+        help="run the embedded MQTT broker (default on)",
+    )
+    serve.add_argument(
+        "--mqtt-port", type=int, default=1883, metavar="PORT",
+        help="MQTT over TCP, as devices connect (default 1883)",
+    )
+    serve.add_argument(
+        "--mqtt-ws-port", type=_port_or_off, default=None, metavar="PORT|off",
+        help="MQTT over WebSocket (default off)",
+    )
     return parser
+
+
+def _port_or_off(value: str) -> int | None:
+    if value == "off":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a port number or off") from None
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -85,10 +107,13 @@ def settings_from(args: argparse.Namespace) -> Settings:
         throttle=args.throttle,
         throttle_scale=args.throttle_scale,
         job_duration_s=args.job_duration,
+        mqtt_host=args.host,
+        mqtt_port=args.mqtt_port if args.mqtt else None,
+        mqtt_ws_port=args.mqtt_ws_port if args.mqtt else None,
     )
 
 
-def banner(url: str, summary: dict, started_in: float) -> str:
+def banner(url: str, summary: dict, started_in: float, mqtt: str | None = None) -> str:
     lines = [f"Losant mock listening on {url}  (ready in {started_in:.2f} s)"]
     for login in summary.get("logins", []):
         lines.append(f"  login:        {login['email']} / {login['password']}")
@@ -104,6 +129,8 @@ def banner(url: str, summary: dict, started_in: float) -> str:
         f"  spec:         {url}/openapi.json   Swagger UI: {url}/ui/",
         f"  control API:  {url}/_mock/  (reset, snapshot, requests, clock, throttles, jobs)",
         f"  index:        {url}/",
+        *([f"  mqtt:         {mqtt}  (client id = device id, username/password = key/secret)"]
+          if mqtt else []),
         "Press Ctrl-C to stop.",
     ]
     return "\n".join(lines)
@@ -133,7 +160,11 @@ def serve(args: argparse.Namespace) -> int:
         print(f"losant-mock: {exc}", file=sys.stderr)
         return 2
     url = f"http://{args.host}:{args.port}"
-    print(banner(url, app.world_summary, time.perf_counter() - started), flush=True)
+    mqtt = app.settings
+    listeners = [f"mqtt://{args.host}:{mqtt.mqtt_port}" if mqtt.mqtt_port is not None else "",
+                 f"ws://{args.host}:{mqtt.mqtt_ws_port}" if mqtt.mqtt_ws_port is not None else ""]
+    mqtt_line = "  ".join(x for x in listeners if x) or None
+    print(banner(url, app.world_summary, time.perf_counter() - started, mqtt_line), flush=True)
     # uvicorn handles Ctrl-C (SIGINT) and SIGTERM with a graceful shutdown; open
     # SSE streams never end by themselves, so the grace period is short.
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning",

@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from losant_kit import specs
 from losant_kit.mockserver.clock import iso
-from losant_kit.mockserver.errors import ValidationError
+from losant_kit.mockserver.errors import NotFound, ValidationError
 
 if TYPE_CHECKING:
     from losant_kit.mockserver.app import MockApp
@@ -31,6 +31,7 @@ INDEX_LINKS = {
     "throttles": "/_mock/throttles",
     "jobs": "/_mock/jobs",
     "snapshot": "/_mock/snapshot",
+    "mqtt": "/_mock/mqtt",
 }
 
 
@@ -57,6 +58,7 @@ class Control:
         return self.summary
 
     def reset(self) -> dict[str, Any]:
+        self.mock.mqtt.reset()
         self.backend.clear()
         self.backend.clock.reset()
         self.mock.throttles.reset()
@@ -127,6 +129,7 @@ class Control:
 
     def throttles_reset(self) -> dict[str, Any]:
         self.mock.throttles.reset()
+        self.mock.mqtt.lockouts.clear()
         return self.mock.throttles.snapshot()
 
     def jobs_get(self) -> dict[str, Any]:
@@ -137,6 +140,16 @@ class Control:
     def job_download(self, job_id: str) -> Response:
         content_type, text = self.backend.jobs.download(job_id)
         return Response(text, media_type=content_type)
+
+    # ------------------------------------------------------------ MQTT broker
+
+    def mqtt_get(self) -> dict[str, Any]:
+        return self.mock.mqtt.overview()
+
+    def mqtt_drop(self, client_id: str) -> Response:
+        if not self.mock.mqtt.drop(client_id):
+            raise NotFound(f"No MQTT client {client_id} is connected")
+        return Response(status_code=204)
 
     # ------------------------------------------------------------ mounting
 
@@ -157,6 +170,8 @@ class Control:
             "throttlesReset": lambda: self.throttles_reset(),
             "jobsGet": lambda: self.jobs_get(),
             "jobDownload": lambda jobId: self.job_download(jobId),
+            "mqttGet": lambda: self.mqtt_get(),
+            "mqttDrop": lambda clientId: self.mqtt_drop(clientId),
         }
         document = yaml.safe_load(specs.CONTROL_SPEC.read_text())
         app.add_api(

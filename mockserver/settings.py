@@ -31,3 +31,10 @@ class Settings:
 
     empty: bool = False
     """Start with no world at all (tests that build their own state)."""
+
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int | None = None
+    """Port of the embedded MQTT broker (0: any free port; None: no MQTT listener)."""
+
+    mqtt_ws_port: int | None = None
+    """Port of MQTT over WebSocket (0: any free port; None: off)."""

@@ -181,15 +181,25 @@ class MqttMessages:
         app = self.backend.applications.visible(principal, application_id)
         topic = check_topic_name(body["topic"], "body.topic")
         message = {"topic": topic, "message": body["message"]}
-        streams = self.backend.streams
-        prefix = mqtt_topic(app["id"], "")
         self.backend.usage.count(
             app["id"], None, "mqttOut", rest_source(principal), nbytes=json_size(message)
         )
+        self.deliver(app["id"], topic, body["message"])
+        return {"success": True}
+
+    def deliver(self, application_id: str, topic: str, message: str) -> int:
+        """Hand a message on ``topic`` to every subscriber whose filter matches it:
+        ``mqttSubscriptionStream`` streams and MQTT clients alike (the broker
+        subscribes its clients' filters here). Returns how many filters matched."""
+        streams = self.backend.streams
+        prefix = mqtt_topic(application_id, "")
+        event = {"topic": topic, "message": message}
+        matched = 0
         for subscribed in streams.topics(prefix):
             if topic_matches(subscribed[len(prefix) :], topic):
-                streams.publish(subscribed, "mqttMessage", message)
-        return {"success": True}
+                matched += 1
+                streams.publish(subscribed, "mqttMessage", event)
+        return matched
 
     def subscription_topic(
         self, principal: Principal, application_id: str, topic_filter: Any

@@ -140,23 +140,46 @@ class ApplicationKeys:
 
     # ------------------------------------------------------------ device auth
 
-    def authenticate_device(self, credentials: dict[str, Any]) -> dict[str, Any]:
-        key_string, secret = credentials.get("key"), credentials.get("secret")
+    def verify_device_login(
+        self, key_string: str | None, secret: str | None, device_id: str | None
+    ) -> tuple[Record, Record]:
+        """The (key, device) of a device login, the one rule REST auth and MQTT share.
+
+        Raises :class:`BadCredentials` for a missing or wrong key or secret and
+        :class:`DeviceNotAuthorized` for an inactive key or a device the key does
+        not let in (both 401 over REST; MQTT answers CONNACK 4 and 5).
+        """
         if not key_string or not secret:
-            raise Unauthorized("Device authentication needs an access key and secret")
+            raise BadCredentials("Device authentication needs an access key and secret")
         key = next((k for k in self.store.all(KIND) if k["key"] == key_string), None)
         if key is None or not hmac.compare_digest(key["_secretHash"], _secret_hash(secret)):
-            raise Unauthorized("Invalid access key or secret")
+            raise BadCredentials("Invalid access key or secret")
         if key["status"] != "active":
-            raise Unauthorized("Access key is inactive")
-        device = self.store.get("devices", credentials["deviceId"])
+            raise DeviceNotAuthorized("Access key is inactive")
+        device = self.store.get("devices", device_id or "")
         if (
             device is None
             or device.get("deletedAt")
             or device["applicationId"] != key["applicationId"]
             or not key_covers(key, device)
         ):
-            raise Unauthorized(f"Access key does not allow device {credentials['deviceId']}")
+            raise DeviceNotAuthorized(f"Access key does not allow device {device_id}")
+        return key, device
+
+    def device_principal(self, key: Record, device: Record) -> Principal:
+        """The principal of a device logged in with ``key`` (a token's, or an MQTT client's)."""
+        return Principal(
+            "device",
+            device["id"],
+            frozenset(["all.Device"]),
+            application_id=key["applicationId"],
+            key_id=key["id"],
+        )
+
+    def authenticate_device(self, credentials: dict[str, Any]) -> dict[str, Any]:
+        key, device = self.verify_device_login(
+            credentials.get("key"), credentials.get("secret"), credentials.get("deviceId")
+        )
         scopes = credentials.get("requestedScopes") or ["all.Device"]
         ttl = credentials.get("tokenTTL") or DEVICE_TOKEN_TTL_S
         token = self.backend.signer.sign(
@@ -214,6 +237,14 @@ class ApplicationKeys:
         if principal.kind != "device":
             return True
         return device["id"] == principal.subject or device.get("gatewayId") == principal.subject
+
+
+class BadCredentials(Unauthorized):
+    """A device login whose access key or secret is wrong or missing."""
+
+
+class DeviceNotAuthorized(Unauthorized):
+    """A device login with good credentials that may not log in this device."""
 
 
 def _uuid_like(hex32: str) -> str:

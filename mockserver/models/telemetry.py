@@ -155,8 +155,14 @@ class Telemetry:
         application_id: str,
         device_id: str,
         body: dict[str, Any] | list[dict[str, Any]],
+        *,
+        source: str | None = None,
     ) -> dict[str, bool]:
-        """device.sendState: store, stream and count one report or an array of them."""
+        """device.sendState: store, stream and count one report or an array of them.
+
+        ``source`` is the usage source (default: the principal's REST one; the
+        MQTT broker passes ``device.mqtt``).
+        """
         device = reporting_device(self.backend, principal, application_id, device_id)
         if device.get("deviceClass") == "system":
             raise ValidationError(
@@ -173,7 +179,7 @@ class Telemetry:
             time_ms = parse_state_time(state.get("time"), now, field=f"{field}.time")
             accepted.append((time_ms, conform(types, state.get("data") or {}), state))
         # Everything is validated: from here on nothing can fail half-way.
-        source = rest_source(principal)
+        source = source or rest_source(principal)
         streams, topic = self.backend.streams, state_topic(device["id"])
         for time_ms, data, raw in accepted:
             if data:
@@ -365,7 +371,13 @@ class Connections:
         self.store = backend.store
 
     def set_status(
-        self, principal: Principal, application_id: str, device_id: str, body: Mapping[str, Any]
+        self,
+        principal: Principal,
+        application_id: str,
+        device_id: str,
+        body: Mapping[str, Any],
+        *,
+        source: str | None = None,
     ) -> dict[str, bool]:
         device = reporting_device(self.backend, principal, application_id, device_id)
         now = self.backend.clock.now_ms()
@@ -393,7 +405,7 @@ class Connections:
             device["applicationId"],
             device["id"],
             "deviceConnect" if connected else "deviceDisconnect",
-            rest_source(principal),
+            source or rest_source(principal),
             nbytes=json_size(body),
         )
         return {"success": True}
