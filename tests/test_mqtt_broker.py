@@ -225,7 +225,7 @@ def test_rest_command_is_delivered_to_the_subscribed_device(world: World) -> Non
     assert topic == f"losant/{device_id}/command"
     command = json.loads(payload)
     assert command["name"] == "reboot" and command["payload"] == {"delay": 5}
-    assert command["time"].endswith("Z")
+    assert command["time"]["$date"].endswith("Z")
     history = world.rest("GET", world.app_path(f"/devices/{device_id}/command")).json()
     assert history[0]["name"] == "reboot"
 

@@ -285,8 +285,11 @@ class ClientSession:
         async with self.broker.backend.streams.subscribe(stream_topic) as subscription:
             while True:
                 _event, payload = await subscription.queue.get()
-                if device_topic is not None:  # a command, as the official clients parse it
-                    topic, data = device_topic.name, json.dumps(payload).encode()
+                if device_topic is not None:
+                    # A command; its time as extended JSON, which both official
+                    # clients decode into a date.
+                    command = {**payload, "time": {"$date": payload["time"]}}
+                    topic, data = device_topic.name, json.dumps(command).encode()
                 else:
                     topic, data = payload["topic"], payload["message"].encode()
                 await self.deliver(topic, data, qos)
