@@ -159,6 +159,11 @@ def serve(args: argparse.Namespace) -> int:
     except (WorldFileError, FileNotFoundError) as exc:
         print(f"losant-mock: {exc}", file=sys.stderr)
         return 2
+    busy = _busy_mqtt_port(app.settings)
+    if busy is not None:
+        print(f"losant-mock: MQTT port {busy} is in use (another mock or broker?); "
+              "pass --mqtt-port PORT, or --mqtt off", file=sys.stderr)
+        return 2
     url = f"http://{args.host}:{args.port}"
     mqtt = app.settings
     listeners = [f"mqtt://{args.host}:{mqtt.mqtt_port}" if mqtt.mqtt_port is not None else "",
@@ -167,9 +172,26 @@ def serve(args: argparse.Namespace) -> int:
     print(banner(url, app.world_summary, time.perf_counter() - started, mqtt_line), flush=True)
     # uvicorn handles Ctrl-C (SIGINT) and SIGTERM with a graceful shutdown; open
     # SSE streams never end by themselves, so the grace period is short.
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
+    # lifespan "on": the MQTT broker starts in it, and a failure there must stop the server.
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", lifespan="on",
                 timeout_graceful_shutdown=2)
     return 0
+
+
+def _busy_mqtt_port(settings: Settings) -> int | None:
+    """The first MQTT port that cannot be bound, so the error is a sentence, not a trace."""
+    import socket
+
+    for port in (settings.mqtt_port, settings.mqtt_ws_port):
+        if not port:
+            continue
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((settings.mqtt_host, port))
+            except OSError:
+                return port
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -117,7 +117,7 @@ def served_from_the_wheel(fresh_env: Path, tmp_path: Path) -> Iterator[str]:
         port = probe.getsockname()[1]
     server = subprocess.Popen(
         [str(fresh_env / "bin" / "python"), "-m", "losant_kit.mockserver", "serve",
-         "--port", str(port)],
+         "--port", str(port), "--mqtt", "off"],  # tests never bind MQTT's 1883
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         # The banner is printed once the app is built; then wait for the socket.
