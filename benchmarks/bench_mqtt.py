@@ -37,6 +37,7 @@ import time
 import warnings
 
 import httpx
+import psutil
 
 warnings.filterwarnings("ignore")
 LOGIN = {"email": "dev@example.com", "password": "losant-mock"}
@@ -71,9 +72,10 @@ def publish_packet(topic: str, payload: bytes, packet_id: int) -> bytes:
 # -- the run --------------------------------------------------------------------------------
 
 
-def start_server(http_port: int, mqtt_port: int) -> subprocess.Popen:
+def start_server(http_port: int, mqtt_port: int, profile: str | None) -> subprocess.Popen:
+    python = [sys.executable, *(["-m", "cProfile", "-o", profile] if profile else [])]
     process = subprocess.Popen(
-        [sys.executable, "-m", "losant_kit.mockserver", "serve", "--port", str(http_port),
+        [*python, "-m", "losant_kit.mockserver", "serve", "--port", str(http_port),
          "--mqtt-port", str(mqtt_port), "--throttle-scale", "2"],
         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
     )
@@ -158,6 +160,8 @@ class Run:
                 delay = due - time.perf_counter()
                 if delay > 0.002:
                     await asyncio.sleep(delay)
+                elif seq % 50 == 0:
+                    await asyncio.sleep(0)  # behind schedule: still let acks and streams in
                 seq += 1
                 device.packet_id = device.packet_id % 65535 + 1
                 payload = json.dumps({"data": {"seq": seq}}).encode()
@@ -198,7 +202,14 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-async def bench(args: argparse.Namespace) -> dict:
+def cpu_seconds(pid: int | None) -> float:
+    if pid is None:
+        return 0.0
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
+async def bench(args: argparse.Namespace, server_pid: int | None) -> dict:
     base = f"http://127.0.0.1:{args.http_port}"
     token = httpx.post(f"{base}/auth/user", json=LOGIN).json()["token"]
     world = httpx.get(f"{base}/_mock/world").json()
@@ -221,10 +232,13 @@ async def bench(args: argparse.Namespace) -> dict:
                    for d in devices[:: max(1, len(devices) // args.streams)][: args.streams]]
         await asyncio.sleep(1)  # let the streams subscribe before the first message
         prober = asyncio.create_task(run.probe_rest(client, app["id"]))
+        cpu_before, me_before = cpu_seconds(server_pid), cpu_seconds(os.getpid())
         start, sent = await run.publish(devices)
         deadline = time.perf_counter() + 30
         while run.acks < sent and time.perf_counter() < deadline:
             await asyncio.sleep(0.05)
+        server_cpu = cpu_seconds(server_pid) - cpu_before
+        generator_cpu = cpu_seconds(os.getpid()) - me_before
         run.done = True
         await prober
         for task in streams + readers:
@@ -243,6 +257,9 @@ async def bench(args: argparse.Namespace) -> dict:
         "acked": run.acks,
         "storedOverMqtt": counts.get("deviceState", {}).get("device.mqtt", 0),
         "sustainedMsgPerS": round(run.acks / elapsed, 1),
+        "serverCpuSeconds": round(server_cpu, 1),
+        "serverCpuUsPerMsg": round(server_cpu / max(1, run.acks) * 1e6),
+        "generatorCpuSeconds": round(generator_cpu, 1),
         "targetMsgPerS": args.devices * args.rate,
         "restSamples": len(run.rest_latencies),
         "restP50Ms": round(percentile(run.rest_latencies, 0.5), 1),
@@ -264,14 +281,18 @@ def main() -> int:
     parser.add_argument("--http-port", type=int, default=48100)
     parser.add_argument("--mqtt-port", type=int, default=48101)
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--profile", help="run the server under cProfile, stats to this file")
+    parser.add_argument("--attach", action="store_true",
+                        help="use a mock already serving on --http-port/--mqtt-port")
     args = parser.parse_args()
-    server = start_server(args.http_port, args.mqtt_port)
+    server = None if args.attach else start_server(args.http_port, args.mqtt_port, args.profile)
     try:
         print(f"load before: {os.getloadavg()}", flush=True)
-        result = asyncio.run(bench(args))
+        result = asyncio.run(bench(args, server.pid if server else None))
     finally:
-        server.terminate()
-        server.wait(30)
+        if server is not None:
+            server.terminate()
+            server.wait(30)
     print(json.dumps(result, indent=2))
     if args.json:
         with open(args.json, "w") as handle:

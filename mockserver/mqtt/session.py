@@ -169,36 +169,40 @@ class ClientSession:
     # ------------------------------------------------------------ packets in
 
     async def _serve(self) -> None:
-        timeout = self.keep_alive_s * KEEP_ALIVE_GRACE if self.keep_alive_s else None
-        while not self._finished:
-            header = await asyncio.wait_for(self._fixed_header(), timeout)
-            if header is None:
-                return
-            body = await self._body(header)
-            kind = header.packet_type
-            if kind == PUBLISH:
-                packet = await PublishPacket.from_stream(BufferReader(body), fixed_header=header)
-                await self._on_publish(packet)
-            elif kind == SUBSCRIBE:
-                packet = await packet_class(header).from_stream(
-                    BufferReader(body), fixed_header=header
-                )
-                await self._on_subscribe(packet)
-            elif kind == UNSUBSCRIBE:
-                packet = await packet_class(header).from_stream(
-                    BufferReader(body), fixed_header=header
-                )
-                for topic_filter in packet.payload.topics:
-                    self._unsubscribe(topic_filter)
-                await self._send(UnsubackPacket.build(packet.variable_header.packet_id))
-            elif kind == PINGREQ:
-                await self._send(PingRespPacket.build())
-            elif kind == PUBACK:
-                pass  # QoS 1 downstream: nothing is kept for redelivery
-            elif kind == DISCONNECT:
-                return
-            else:
-                raise Disconnect(f"unexpected MQTT packet type {kind}")
+        grace = self.keep_alive_s * KEEP_ALIVE_GRACE if self.keep_alive_s else None
+        loop = asyncio.get_running_loop()
+        # One timeout, moved on at each packet (cheaper than a wait_for task per packet).
+        async with asyncio.timeout(None) as silence:
+            while not self._finished:
+                silence.reschedule(loop.time() + grace if grace else None)
+                header = await self._fixed_header()
+                if header is None or not await self._packet(header):
+                    return
+
+    async def _packet(self, header: MQTTFixedHeader) -> bool:
+        """Handle one packet after CONNECT; False when the client said DISCONNECT."""
+        body = await self._body(header)
+        kind = header.packet_type
+        if kind == PUBLISH:
+            packet = await PublishPacket.from_stream(BufferReader(body), fixed_header=header)
+            await self._on_publish(packet)
+        elif kind == SUBSCRIBE:
+            packet = await packet_class(header).from_stream(BufferReader(body), fixed_header=header)
+            await self._on_subscribe(packet)
+        elif kind == UNSUBSCRIBE:
+            packet = await packet_class(header).from_stream(BufferReader(body), fixed_header=header)
+            for topic_filter in packet.payload.topics:
+                self._unsubscribe(topic_filter)
+            await self._send(UnsubackPacket.build(packet.variable_header.packet_id))
+        elif kind == PINGREQ:
+            await self._send(PingRespPacket.build())
+        elif kind == PUBACK:
+            pass  # QoS 1 downstream: nothing is kept for redelivery
+        elif kind == DISCONNECT:
+            return False
+        else:
+            raise Disconnect(f"unexpected MQTT packet type {kind}")
+        return True
 
     async def _fixed_header(self) -> MQTTFixedHeader | None:
         return await MQTTFixedHeader.from_stream(self.stream)  # type: ignore[arg-type]

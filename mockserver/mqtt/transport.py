@@ -32,9 +32,10 @@ class TcpStream:
         await self._writer.drain()
 
     async def close(self) -> None:
+        # Not awaiting wait_closed: the transport finishes closing by itself, and a
+        # session cancelled at shutdown must not be left waiting on its peer.
         with suppress(ConnectionError, RuntimeError):
             self._writer.close()
-            await self._writer.wait_closed()
 
 
 class WebSocketStream:
