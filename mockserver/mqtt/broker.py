@@ -171,7 +171,10 @@ class MqttBroker:
     # ------------------------------------------------------------ control API
 
     def overview(self) -> dict[str, Any]:
-        items = [s.describe() for s in sorted(self.sessions.values(), key=lambda s: s.client_id)]
+        def describe() -> list[dict[str, Any]]:
+            return [self.sessions[c].describe() for c in sorted(self.sessions)]
+
+        items = self._in_loop(describe)
         return {
             "enabled": self.enabled,
             "port": self.port,

@@ -83,6 +83,7 @@ class ClientSession:
         self._packet_id = 0
         self._finished = False
         self._reader: asyncio.Task[Any] | None = None
+        self._close_reason: str | None = None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -103,8 +104,6 @@ class ClientSession:
             self.finish(self._close_reason or "broker shutting down")
         finally:
             await self.stream.close()
-
-    _close_reason: str | None = None
 
     def close(self, reason: str) -> None:
         """Close from the broker's side (take-over, control API, shutdown)."""
