@@ -396,3 +396,24 @@ def test_control_api_drop_of_unknown_client_is_404(world: World) -> None:
     response = httpx.delete(f"{world.server.url}/_mock/mqtt/nobody")
     assert response.status_code == 404
     assert response.json()["type"] == "NotFound"
+
+
+def test_a_silent_client_is_closed_after_one_and_a_half_keep_alives(world: World) -> None:
+    import socket
+    import struct
+
+    device_id = world.device("standalone")["id"]
+
+    def string(value: str) -> bytes:
+        return struct.pack("!H", len(value)) + value.encode()
+
+    # CONNECT with a 1 s keep-alive, then silence (no PINGREQ).
+    body = (string("MQTT") + bytes([4, 0xC2]) + struct.pack("!H", 1) + string(device_id)
+            + string(world.key) + string(world.secret))
+    with socket.create_connection(("127.0.0.1", world.port), timeout=30) as sock:
+        assert 128 <= len(body) < 16384  # a two-byte remaining length
+        sock.sendall(bytes([0x10, len(body) % 128 | 0x80, len(body) // 128]) + body)
+        assert sock.recv(4) == bytes([0x20, 2, 0, 0])
+        assert sock.recv(1) == b""  # closed by the broker, not by the 30 s socket timeout
+    wait_until(lambda: world.log_entries(device_id)[0]["connected"] == 0, "disconnected")
+    assert world.log_entries(device_id)[0]["disconnectReason"] == "keep-alive timeout"

@@ -59,8 +59,14 @@ class PublishRules:
         # Messages arrive by the thousand per second: the spec's schema compiled to
         # Python (fastjsonschema) accepts a good one in microseconds; a bad one is
         # re-checked with the REST validator for the same error message REST gives.
-        self._state_ok = fastjsonschema.compile(
-            spec.document["components"]["x-jsonschema"][body_schema])
+        # The schema is a oneOf of one report and an array of them: each branch is
+        # compiled on its own, so a report is not first tried as an array.
+        schema = spec.document["components"]["x-jsonschema"][body_schema]
+        branches = schema.get("oneOf", [schema])
+        self._state_ok = {
+            dict if branch.get("type") == "object" else list: fastjsonschema.compile(branch)
+            for branch in branches
+        }
         self.state_validator = spec.validator(body_schema)
         self.custom_rule = limits.custom_topic_rule(backend.throttles)
 
@@ -87,8 +93,11 @@ class PublishRules:
             body = json.loads(payload)
         except (ValueError, UnicodeDecodeError):
             raise Dropped("state is not JSON") from None
+        accepts = self._state_ok.get(type(body))
         try:
-            self._state_ok(body)
+            if accepts is None:
+                raise fastjsonschema.JsonSchemaException("neither a report nor an array")
+            accepts(body)
         except fastjsonschema.JsonSchemaException:
             try:
                 check(self.state_validator, body, "state")

@@ -171,9 +171,15 @@ class ClientSession:
         grace = self.keep_alive_s * KEEP_ALIVE_GRACE if self.keep_alive_s else None
         loop = asyncio.get_running_loop()
         # One timeout, moved on at each packet (cheaper than a wait_for task per packet).
+        moved = 0.0
         async with asyncio.timeout(None) as silence:
             while not self._finished:
-                silence.reschedule(loop.time() + grace if grace else None)
+                now = loop.time()
+                if grace and now - moved > 1.0:
+                    # Moved at most once a second, with a second of slack: the
+                    # connection ends between 1.5 keep-alives and that plus 1 s.
+                    silence.reschedule(now + grace + 1.0)
+                    moved = now
                 header = await self._fixed_header()
                 if header is None or not await self._packet(header):
                     return
