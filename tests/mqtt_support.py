@@ -30,7 +30,7 @@ WAIT_S = 30.0
 
 def broker_settings(**changes: Any) -> Settings:
     """Test settings with the broker on free ports (TCP and WebSocket)."""
-    return with_settings(mqtt_port=0, mqtt_ws_port=0, **changes)
+    return with_settings(**{"mqtt_port": 0, "mqtt_ws_port": 0, **changes})
 
 
 @dataclass

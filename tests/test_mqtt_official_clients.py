@@ -17,6 +17,7 @@ import contextlib
 import json
 import socket
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -229,3 +230,50 @@ def test_js_client_sends_state_and_receives_a_command(world: World, js_device: A
     assert command["time"]["$date"].endswith("Z")
     read_event(process, "closed")
     wait_until(lambda: world.log_entries(device_id)[0]["connected"] == 0, "disconnected")
+
+
+# -- Python: losant-mqtt on its own port 1883, in a private network namespace ------------
+
+NETNS_SCRIPT = r'''
+import json, sys, threading
+sys.path.insert(0, sys.argv[1])
+from tests.mqtt_support import broker_world, broker_settings, wait_until
+from losantmqtt import Device
+
+with broker_world(broker_settings(mqtt_port=1883, mqtt_ws_port=None)) as world:
+    device_id = world.device("standalone")["id"]
+    Device.mqtt_endpoint = "127.0.0.1"
+    device = Device(device_id, world.key, world.secret, secure=False)
+    commands = []
+    device.add_event_observer("command", lambda dev, command: commands.append(command))
+    device.connect(blocking=False)
+    pump = lambda: device.loop(0.02)
+    wait_until(lambda: pump() or device.is_connected(), "connect")
+    device.send_state({"battery": 55})
+    state = wait_until(lambda: pump() or world.rest(
+        "GET", world.app_path(f"/devices/{device_id}/state")).json(), "state")
+    wait_until(lambda: pump() or world.app.mqtt.overview()["items"][0]["subscriptions"],
+               "subscription")
+    world.rest("POST", world.app_path(f"/devices/{device_id}/command"), json={"name": "go"})
+    wait_until(lambda: pump() or commands, "command")
+    print(json.dumps({"port": world.port, "state": state, "command": commands[0]["name"]}))
+'''
+
+
+def test_python_client_unpatched_on_port_1883_in_a_private_network() -> None:
+    # A network namespace of its own: its 1883 is nobody else's, so the client
+    # runs exactly as published, no redirect.
+    root = str(Path(__file__).parent.parent)
+    command = ["unshare", "--net", "sh", "-c",
+               'ip link set lo up && exec "$0" -c "$1" "$2"', sys.executable, NETNS_SCRIPT, root]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    except FileNotFoundError:
+        pytest.skip("unshare is not installed")
+    if result.returncode != 0 and "Operation not permitted" in result.stderr:
+        pytest.skip("creating a network namespace needs root (CAP_SYS_ADMIN)")
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert outcome["port"] == OFFICIAL_PORT
+    assert outcome["state"][0]["data"] == {"battery": 55}
+    assert outcome["command"] == "go"
