@@ -10,6 +10,7 @@ import httpx
 import paho.mqtt.client as paho
 import pytest
 
+from losant_kit.mockserver.times import parse_state_time
 from tests.mqtt_support import World, broker_world, wait_until
 
 REFUSED = 0x80
@@ -130,8 +131,6 @@ def test_connection_times_follow_the_mock_clock(world: World) -> None:
     with world.client(device_id) as client:
         assert client.connect() == paho.CONNACK_ACCEPTED
     entry = world.log_entries(device_id)[-1]
-    from losant_kit.mockserver.times import parse_state_time
-
     assert parse_state_time(entry["time"], 0, field="time") >= now_ms
 
 
