@@ -462,3 +462,11 @@ def test_read_only_token_cannot_create_users(client, auth, app):
         json={"email": "x@x.com", "password": "12345678"},
     )
     assert created.status_code == 403
+
+
+def test_domain_patch_with_nulls_removes_the_certificate_and_resets_the_version(client, auth, app):
+    domain = post(client, auth, app, "domains", domainName="nulls.example.com",
+                  sslCert="C" * 60, version="v3")
+    url = f"/applications/{app}/experience/domains/{domain['id']}"
+    patched = client.patch(url, headers=auth, json={"sslCert": None, "version": None}).json()
+    assert "sslCert" not in patched and patched["version"] == "develop"

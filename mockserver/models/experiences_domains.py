@@ -84,9 +84,14 @@ class _Names:
     ) -> Record:
         record = dict(self.find(principal, application_id, ident))
         for field in self.fields:
-            if field in changes:
-                # A null version means the default (develop), as on create.
-                record[field] = changes[field] if changes[field] is not None else DEFAULT_VERSION
+            if field not in changes:
+                continue
+            if changes[field] is not None:
+                record[field] = changes[field]
+            elif field == "version":  # a null version means the default, as on create
+                record[field] = DEFAULT_VERSION
+            else:  # null removes (a domain's certificate and key)
+                record.pop(field, None)
         self._check(record)
         touch(record, self.backend.clock)
         self.store.put(self.kind, record)
