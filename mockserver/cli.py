@@ -111,7 +111,7 @@ def banner(url: str, summary: dict, started_in: float) -> str:
         origin = _experience_url(url, user["slug"])
         lines.append(
             f"  experience:   {user['email']} / {user['password']}  "
-            f"POST {origin}/api/auth  ({len(user['deviceIds'])} devices)"
+            f"POST {origin}/api/auth  ({len(user['deviceIds'])} device(s))"
         )
     lines += [
         f"  spec:         {url}/openapi.json   Swagger UI: {url}/ui/",
