@@ -381,3 +381,24 @@ def test_host_header_routing_over_a_real_socket(exp, module_server):
         assert (response.status, response.read()) == (200, b"over tcp")
     finally:
         connection.close()
+
+
+def test_journal_records_experience_requests_with_the_user(exp, client):
+    user = exp.user("journal@x.com")
+    exp.endpoint("/me", access="authenticated", **tagged("user.me"))
+    token = exp.login("journal@x.com")
+    exp.call("GET", "/me", headers=bearer(token))
+    entries = client.get("/_mock/requests", params={"path": "/me"}).json()["items"]
+    assert entries[-1]["subject"] == f"experienceUser:{user}"
+    assert entries[-1]["status"] == 200
+
+
+def test_snapshot_round_trip_keeps_the_experience(exp, client, mock):
+    exp.user("snap@x.com")
+    exp.endpoint("/me", access="authenticated", **tagged("user.me"))
+    snapshot = client.get("/_mock/snapshot").json()
+    client.post("/_mock/reset")
+    assert exp.call("GET", "/me").status_code == 404
+    assert client.put("/_mock/snapshot", json=snapshot).status_code == 200
+    token = exp.login("snap@x.com")
+    assert exp.call("GET", "/me", headers=bearer(token)).json()["email"] == "snap@x.com"

@@ -30,6 +30,7 @@ from urllib.parse import parse_qs, unquote
 
 from starlette.types import Receive, Scope, Send
 
+from losant_kit.mockserver.dispatch import JOURNAL_KEY
 from losant_kit.mockserver.errors import PlatformError, Unauthorized
 from losant_kit.mockserver.experience.replies import REPLIES, ReplyContext
 from losant_kit.mockserver.experience.routing import split_path
@@ -133,6 +134,9 @@ class ExperienceRuntime:
         token = _token(headers, query)
         users = self.backend.experience_users
         user = users.user_for_token(site.application_id, token) if token else None
+        entry = scope.get(JOURNAL_KEY)
+        if entry is not None and user is not None:
+            entry["subject"] = f"experienceUser:{user['id']}"
         refusal = self._refusal(site, endpoint, user, token)
         if refusal is not None:
             return _unauthorized_reply(endpoint, refusal)
