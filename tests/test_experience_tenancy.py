@@ -127,3 +127,33 @@ def test_access_groups_are_the_direct_groups_and_everything_below(parents, membe
         or set(groups.ancestor_ids(backend.store.get("experienceGroups", g))) & set(direct)
     }
     assert groups.access_group_ids(app, u) == expected
+
+
+@given(
+    tags=st.lists(st.sampled_from(["red", "blue", "green"]), min_size=1, max_size=6),
+    wanted=st.sets(st.sampled_from(["red", "blue", "green"])),
+    by_query=st.booleans(),
+)
+def test_reaching_one_device_agrees_with_the_users_device_list(tags, wanted, by_query):
+    backend = Backend(seed=2)
+    owner = backend.users.create(email="o@example.com", password="pw-123456")
+    who = Principal("user", owner["id"], frozenset(["all.User"]), user_id=owner["id"])
+    app = backend.applications.create(who, {"name": "Reach"})["id"]
+    devices = [
+        backend.devices.create(who, app, {"name": f"d{i}-{t}",
+                                           "tags": [{"key": "c", "value": t}]})
+        for i, t in enumerate(tags)
+    ]
+    body = {"name": "G", "deviceTags": [{"key": "c", "value": t} for t in sorted(wanted)]}
+    if by_query:
+        body["deviceQueryJson"] = json.dumps({"name": {"$endsWith": "-red"}})
+    group = backend.experience_groups.create(who, app, body)["id"]
+    user = backend.experience_users.create(
+        who, app, {"email": "u@x.com", "password": "12345678", "experienceGroupIds": [group]}
+    )["id"]
+    listed = {d["id"] for d in backend.experience_groups.user_devices(app, user)}
+    for device in devices:
+        record = backend.store.get("devices", device["id"])
+        assert backend.experience_groups.user_reaches(app, user, record) == (
+            device["id"] in listed
+        )

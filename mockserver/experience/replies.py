@@ -136,8 +136,7 @@ def _verified_device(ctx: ReplyContext) -> Record:
     device = ctx.backend.store.get("devices", device_id)
     if device is None or device["applicationId"] != ctx.application_id or device.get("deletedAt"):
         raise _not_found(device_id)
-    reachable = ctx.backend.experience_groups.user_devices(ctx.application_id, user["id"])
-    if all(d["id"] != device["id"] for d in reachable):
+    if not ctx.backend.experience_groups.user_reaches(ctx.application_id, user["id"], device):
         raise DeviceNotReached(f"Experience user may not access device {device_id}")
     return device
 

@@ -43,6 +43,8 @@ PATH_PREFIX = "/_experience/"
 HOST_SUFFIX = ".localhost"
 MAX_BODY_BYTES = 1024 * 1024
 SITE_KEY = "losant.experience.site"
+# Hosts that always mean the platform API (never an experience domain).
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]", "0.0.0.0", "testserver"})
 Record = dict[str, Any]
 
 
@@ -51,6 +53,7 @@ class ExperienceRuntime:
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
+        self._platform_hosts: set[bytes] = set()
 
     # ------------------------------------------------------------ which requests
 
@@ -69,15 +72,20 @@ class ExperienceRuntime:
             slug, _, rest = path[len(PATH_PREFIX) :].partition("/")
             site = experiences.site_for_slug(slug) or Site("", "", slug)
             return site, "/" + rest
-        host = _host(scope)
+        raw = _raw_host(scope)
+        # The platform API's own hosts, remembered: this check runs on every request.
+        if raw in self._platform_hosts:
+            return None
+        host = _host_name(raw)
         if host.endswith(HOST_SUFFIX):
             slug = host[: -len(HOST_SUFFIX)]
             return (experiences.site_for_slug(slug) or Site("", "", slug)), path
-        if host and host not in ("localhost", "127.0.0.1", "testserver"):
-            site = experiences.site_for_domain(host)
-            if site is not None:
-                return site, path
-        return None
+        if not host or host in LOOPBACK_NAMES:
+            if len(self._platform_hosts) < 64:
+                self._platform_hosts.add(raw)
+            return None
+        site = experiences.site_for_domain(host)
+        return (site, path) if site is not None else None
 
     # ------------------------------------------------------------ serving
 
@@ -211,14 +219,19 @@ class _Forbidden(PlatformError):
 # ---------------------------------------------------------------- request pieces
 
 
-def _host(scope: Scope) -> str:
+def _raw_host(scope: Scope) -> bytes:
     for name, value in scope.get("headers", ()):
         if name == b"host":
-            host = value.decode("latin-1").strip().lower()
-            if host.startswith("["):  # IPv6 literal
-                return host.split("]")[0] + "]"
-            return host.rsplit(":", 1)[0] if ":" in host else host
-    return ""
+            return value
+    return b""
+
+
+def _host_name(raw: bytes) -> str:
+    """The Host header without its port, lower case."""
+    host = raw.decode("latin-1").strip().lower()
+    if host.startswith("["):  # IPv6 literal
+        return host.split("]")[0] + "]"
+    return host.rsplit(":", 1)[0] if ":" in host else host
 
 
 def _headers(scope: Scope) -> dict[str, str]:

@@ -131,6 +131,18 @@ class ExperienceGroups:
             if not d.get("deletedAt") and any(p(d) for p in predicates)
         ]
 
+    def user_reaches(self, application_id: str, user_id: str, device: Record) -> bool:
+        """Whether the user reaches this one device (without listing all of them)."""
+        if device["applicationId"] != application_id or device.get("deletedAt"):
+            return False
+        return any(
+            self.device_predicate(group)(device)
+            for group in (
+                self.store.get(KIND, g) for g in self.access_group_ids(application_id, user_id)
+            )
+            if group is not None
+        )
+
     def user_devices(self, application_id: str, user_id: str) -> list[Record]:
         return self.devices_of_groups(
             application_id, self.access_group_ids(application_id, user_id)

@@ -165,6 +165,9 @@ def leaky_experience_tenancy() -> Any:
     groups.user_devices = lambda application_id, user_id: [
         d for d in store.children("devices", application_id) if not d.get("deletedAt")
     ]
+    groups.user_reaches = lambda application_id, user_id, device: (
+        device["applicationId"] == application_id
+    )
     return mock
 
 
