@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from losant_kit.mockserver.auth import Principal
-from losant_kit.mockserver.errors import PlatformError, Unauthorized, ValidationError
+from losant_kit.mockserver.errors import NotFound, PlatformError, Unauthorized, ValidationError
 
 if TYPE_CHECKING:
     from losant_kit.mockserver.models.backend import Backend
@@ -36,7 +36,6 @@ class ReplyContext:
     params: dict[str, str]
     query: dict[str, list[str]]
     body: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def query_value(self, name: str) -> str | None:
         values = self.query.get(name)
@@ -135,16 +134,10 @@ def _verified_device(ctx: ReplyContext) -> Record:
         raise ValidationError("The route has no {deviceId} and the query names none")
     device = ctx.backend.store.get("devices", device_id)
     if device is None or device["applicationId"] != ctx.application_id or device.get("deletedAt"):
-        raise _not_found(device_id)
+        raise NotFound.resource("Device", device_id)
     if not ctx.backend.experience_groups.user_reaches(ctx.application_id, user["id"], device):
         raise DeviceNotReached(f"Experience user may not access device {device_id}")
     return device
-
-
-def _not_found(device_id: str) -> PlatformError:
-    from losant_kit.mockserver.errors import NotFound
-
-    return NotFound.resource("Device", device_id)
 
 
 def _number(value: str, name: str) -> float:
