@@ -197,6 +197,9 @@ class ExperienceRuntime:
         return principal.kind == "device" and principal.application_id == site.application_id
 
     def _cors_headers(self, site: Site, headers: dict[str, str]) -> dict[str, str]:
+        # The platform's endpointDefaultCors, applied here because it is a
+        # per-application setting; an app-wide CORS layer must not add its own
+        # headers to these responses too (browsers refuse duplicates).
         app = self.backend.store.get("applications", site.application_id) if site.name else None
         if app is not None and app.get("endpointDefaultCors") is False:
             return {}
