@@ -31,6 +31,7 @@ from losant_kit.mockserver.auth import TokenSigner, bearer_handler_class
 from losant_kit.mockserver.clock import Clock
 from losant_kit.mockserver.dispatch import Dispatcher
 from losant_kit.mockserver.errors import PlatformError
+from losant_kit.mockserver.experience.server import ExperienceRuntime
 from losant_kit.mockserver.journal import Journal
 from losant_kit.mockserver.models.backend import Backend
 from losant_kit.mockserver.mqtt import MqttBroker
@@ -147,8 +148,13 @@ class MockApp:
         self.connexion.add_error_handler(HTTPException, _http_error)
         self.connexion.add_error_handler(Exception, _unexpected)
         self._spec_text = specs.PLATFORM_SPEC.read_bytes()
+        # Experiences are served in front of the platform API (mockserver/experience/).
+        self.experience = ExperienceRuntime(self.backend)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.experience.claims(scope):
+            await self.journal.wrap(self.experience, scope, receive, send)
+            return
         if scope["type"] == "http":
             path = scope["path"]
             if path == "/openapi.json":

@@ -113,6 +113,13 @@ def settings_from(args: argparse.Namespace) -> Settings:
     )
 
 
+def _experience_url(url: str, slug: str) -> str:
+    """The experience's own origin: ``http://{slug}.localhost:PORT``."""
+    scheme, _, rest = url.partition("://")
+    port = rest.rpartition(":")[2] if ":" in rest else ""
+    return f"{scheme}://{slug}.localhost" + (f":{port}" if port else "")
+
+
 def banner(url: str, summary: dict, started_in: float, mqtt: str | None = None) -> str:
     lines = [f"Losant mock listening on {url}  (ready in {started_in:.2f} s)"]
     for login in summary.get("logins", []):
@@ -125,6 +132,12 @@ def banner(url: str, summary: dict, started_in: float, mqtt: str | None = None) 
         )
         for key in first.get("keys", [])[:1]:
             lines.append(f"  device key:   {key['key']} / {key['secret']}")
+    for user in summary.get("experienceUsers", []):
+        origin = _experience_url(url, user["slug"])
+        lines.append(
+            f"  experience:   {user['email']} / {user['password']}  "
+            f"POST {origin}/api/auth  ({len(user['deviceIds'])} device(s))"
+        )
     lines += [
         f"  spec:         {url}/openapi.json   Swagger UI: {url}/ui/",
         f"  control API:  {url}/_mock/  (reset, snapshot, requests, clock, throttles, jobs)",

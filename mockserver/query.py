@@ -697,6 +697,34 @@ APPLICATION_KEY_FIELDS: Mapping[str, QueryField] = {
     "addresses": QueryField(TEXT, _key("addresses")),
 }
 
+# Experience users and groups are queried with their memberships precomputed
+# on the item (``experienceGroupIds``, ``experienceUserIds``...): the models
+# know the tree, the query engine does not.
+EXPERIENCE_USER_FIELDS: Mapping[str, QueryField] = {
+    "id": QueryField(ID, _key("id", "experienceUserId")),
+    "creationDate": QueryField(DATE, _key("creationDate")),
+    "lastUpdated": QueryField(DATE, _key("lastUpdated")),
+    "lastLogin": QueryField(DATE, _key("lastLogin")),
+    "passwordLastUpdated": QueryField(DATE, _key("passwordLastUpdated")),
+    "firstName": QueryField(TEXT, _key("firstName")),
+    "lastName": QueryField(TEXT, _key("lastName")),
+    "email": QueryField(TEXT, _key("email")),
+    "userTags": QueryField(TAGS, _key("userTags")),
+    "experienceGroupId": QueryField(ID, _key("experienceGroupIds")),
+}
+
+EXPERIENCE_GROUP_FIELDS: Mapping[str, QueryField] = {
+    "id": QueryField(ID, _key("id", "experienceGroupId")),
+    "creationDate": QueryField(DATE, _key("creationDate")),
+    "lastUpdated": QueryField(DATE, _key("lastUpdated")),
+    "name": QueryField(TEXT, _key("name")),
+    "parentId": QueryField(ID, _key("parentId")),
+    "ancestorId": QueryField(ID, _key("ancestorIds")),
+    "groupTags": QueryField(TAGS, _key("groupTags")),
+    "experienceUserId": QueryField(ID, _key("experienceUserIds")),
+    "experienceEndpointId": QueryField(ID, _key("experienceEndpointIds")),
+}
+
 Resolvers = Mapping[str, Callable[[Mapping[str, Any]], Any]]
 
 
@@ -755,6 +783,16 @@ def compile_application_key_query(query: Any, *, resolvers: Resolvers | None = N
     loudly, not silently select nothing.
     """
     return _compile_resource_query(query, "application key", APPLICATION_KEY_FIELDS, resolvers)
+
+
+def compile_experience_user_query(query: Any) -> Predicate:
+    """Compile an ``advancedExperienceUserQuery`` over users carrying ``experienceGroupIds``."""
+    return _compile_resource_query(query, "experience user", EXPERIENCE_USER_FIELDS, None)
+
+
+def compile_experience_group_query(query: Any) -> Predicate:
+    """Compile an ``advancedExperienceGroupQuery`` over rendered groups (``ancestorIds``...)."""
+    return _compile_resource_query(query, "experience group", EXPERIENCE_GROUP_FIELDS, None)
 
 
 def _compile_resource_query(

@@ -31,6 +31,13 @@ PARENTS: dict[str, str | None] = {
     "commands": "deviceId",
     "deviceLogs": "deviceId",
     "jobs": "applicationId",
+    # Experiences (mockserver/models/experiences*.py)
+    "experienceUsers": "applicationId",
+    "experienceGroups": "applicationId",
+    "experienceEndpoints": "applicationId",
+    "experienceSlugs": "applicationId",
+    "experienceDomains": "applicationId",
+    "experienceRequests": "applicationId",
 }
 
 

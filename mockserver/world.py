@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from losant_kit.mockserver.auth import Principal
+from losant_kit.mockserver.experience.seeding import import_experience
 from losant_kit.mockserver.models.devices import DEVICE_FIELDS
 from losant_kit.mockserver.models.keys import PATCHABLE as KEY_FIELDS
 from losant_kit.mockserver.models.recipes import FIELDS as RECIPE_FIELDS
@@ -60,6 +61,7 @@ def import_world(backend: Backend, world: dict[str, Any]) -> dict[str, Any]:
 
     by_id = {user["id"]: user for user in users.values()}
     summaries = []
+    experience_users: list[dict[str, Any]] = []
     for spec in world.get("applications", []):
         owner_user = by_id[spec["ownerId"]] if spec.get("ownerId") else users[spec["owner"].lower()]
         owner_email = owner_user["email"]
@@ -111,6 +113,7 @@ def import_world(backend: Backend, world: dict[str, Any]) -> dict[str, Any]:
         for recipe_spec in spec.get("recipes", []):
             body = {k: recipe_spec[k] for k in RECIPE_FIELDS if k in recipe_spec}
             backend.recipes.create(owner, app["id"], body, ident=recipe_spec.get("id"))
+        experience_users += import_experience(backend, owner, app["id"], spec)
         summaries.append(
             {
                 "id": app["id"],
@@ -123,7 +126,7 @@ def import_world(backend: Backend, world: dict[str, Any]) -> dict[str, Any]:
             }
         )
     _backdate(backend, world)
-    return {"logins": logins, "applications": summaries}
+    return {"logins": logins, "applications": summaries, "experienceUsers": experience_users}
 
 
 def _backdate(backend: Backend, world: dict[str, Any]) -> None:
@@ -144,6 +147,11 @@ def _backdate(backend: Backend, world: dict[str, Any]) -> None:
             ("applicationKeys", "keys"),
             ("apiTokens", "tokens"),
             ("deviceRecipes", "recipes"),
+            ("experienceGroups", "experienceGroups"),
+            ("experienceUsers", "experienceUsers"),
+            ("experienceEndpoints", "experienceEndpoints"),
+            ("experienceSlugs", "experienceSlugs"),
+            ("experienceDomains", "experienceDomains"),
         ):
             for spec in app.get(field, []):
                 apply(kind, spec)

@@ -26,6 +26,7 @@ import yaml
 from losant_kit.fixtures import DEFAULT_SEED, DEFAULT_USER_EMAIL, DEFAULT_USER_PASSWORD
 from losant_kit.fixtures.devices import device_roles
 from losant_kit.fixtures.domains import DOMAINS
+from losant_kit.fixtures.experiences import EXPERIENCE_COLLECTIONS
 from losant_kit.fixtures.ids import ID_EPOCH, OBJECT_ID, ObjectIdFactory
 from losant_kit.fixtures.loader import (
     WorldFileError,
@@ -311,7 +312,7 @@ def test_generated_devices_conform_to_the_device_schema(world: dict[str, Any]) -
 
 @needs_reference
 def test_generated_applications_conform_to_the_application_schema(world: dict[str, Any]) -> None:
-    collections = {"devices", "keys", "tokens", "recipes"}
+    collections = {"devices", "keys", "tokens", "recipes", *EXPERIENCE_COLLECTIONS}
     for app in world["applications"]:
         _assert_conforms(
             app, "applicationPost", {"id", "owner", "ownerId", "creationDate"} | collections
@@ -345,6 +346,25 @@ def test_generated_recipes_conform_to_the_device_recipe_schema(world: dict[str, 
             _assert_conforms(
                 recipe, "deviceRecipePost", {"id", "gateway", "parent", "creationDate"}
             )
+
+
+@needs_reference
+def test_generated_experiences_conform_to_the_experience_schemas(world: dict[str, Any]) -> None:
+    world_only = {"id", "creationDate", "groups", "parent", "devices"}
+    schemas = {
+        "experienceGroups": "experienceGroupPost",
+        "experienceUsers": "experienceUserPost",
+        "experienceEndpoints": "experienceEndpointPost",
+        "experienceSlugs": "experienceSlugPost",
+        "experienceDomains": "experienceDomainPost",
+    }
+    seen = 0
+    for app in world["applications"]:
+        for collection, schema_name in schemas.items():
+            for record in app[collection]:
+                _assert_conforms(record, schema_name, world_only)
+                seen += 1
+    assert seen > 0
 
 
 @needs_reference

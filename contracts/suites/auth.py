@@ -20,6 +20,15 @@ from typing import Any
 import pytest
 
 from losant_kit.contracts.spec_view import operations
+
+# Experience tenancy through the runtime, and experience vs platform tokens.
+from losant_kit.contracts.suites._experience_auth import (  # noqa: F401
+    tenants,
+    test_experience_endpoint_without_token_is_401,
+    test_experience_token_is_refused_by_the_platform_api,
+    test_experience_user_reaches_only_its_tenants_devices,
+    test_platform_token_is_not_an_experience_user,
+)
 from losant_kit.contracts.suites._support import (
     create_device,
     create_key,

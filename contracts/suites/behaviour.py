@@ -26,6 +26,14 @@ from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
 from losant_kit.contracts.plugin import examples
+
+# The experience's tenancy model (groups, memberships) as properties.
+from losant_kit.contracts.suites._experience_behaviour import (  # noqa: F401
+    test_experience_resource_reads_back_and_deletes,
+    test_experience_user_patch_changes_exactly_the_patched_fields,
+    test_group_members_listing_with_and_without_ancestors,
+    test_group_tree_ancestors_and_total_device_counts,
+)
 from losant_kit.contracts.suites._support import (
     create_device,
     defect,

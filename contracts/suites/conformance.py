@@ -74,6 +74,15 @@ def known_ids(losant_target: Any) -> Any:
                                        "scope": ["all.Application"]}).get("id"),
         "deviceRecipeId": made("/device-recipes", {"name": unique("recipe")}).get("id"),
         "eventId": made("/events", {"level": "info", "subject": unique("event")}).get("id"),
+        # The experience's resources (their ids are path parameters of 29 actions).
+        "experienceGroupId": made("/experience/groups", {"name": unique("group")}).get("id"),
+        "experienceUserId": made("/experience/users", {
+            "email": f"{unique('user')}@example.com", "password": "contract-pw"}).get("id"),
+        "experienceEndpointId": made("/experience/endpoints", {
+            "route": f"/{unique('route')}", "method": "get"}).get("id"),
+        "experienceSlugId": made("/experience/slugs", {"slug": unique("slug")}).get("id"),
+        "experienceDomainId": made("/experience/domains", {
+            "domainName": f"{unique('d')}.example.com"}).get("id"),
     }
     ids = {"applicationId": losant_target.application_id, "name": "temperature",
            **{k: v for k, v in found.items() if v}}

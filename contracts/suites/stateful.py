@@ -8,8 +8,8 @@ checking every response as the conformance suite does plus its stateful checks
 ``ensure_resource_availability``: a created one must).
 
 The machine is limited to the record resources (applications, keys, API
-tokens, devices, attributes, recipes, events) so that a few dozen scenarios
-cover their chains. With ``--losant-live-safe`` chains start inside the
+tokens, devices, attributes, recipes, events, experience groups) so that a
+few dozen scenarios cover their chains. With ``--losant-live-safe`` chains start inside the
 sandbox application only: ``applications.post``/``application.delete`` are
 left out and every root request is pinned to the sandbox.
 """
@@ -30,7 +30,12 @@ STEPS = 8
 RESOURCES = ("applications", "application", "applicationKeys", "applicationKey",
              "applicationApiTokens", "applicationApiToken", "devices", "device",
              "deviceAttributes", "deviceAttribute", "deviceRecipes", "deviceRecipe",
-             "events", "event")
+             "events", "event",
+             # Experience groups. Experience users, endpoints, slugs and domains
+             # have unique names (email, method + route, slug, domain): a chain
+             # Hypothesis replays would collide with its own earlier run, and the
+             # machine needs repeatable answers.
+             "experienceGroups", "experienceGroup")
 CRUD = re.compile(rf"^({'|'.join(RESOURCES)})\.(get|post|patch|delete)$")
 APPLICATION_LINKS = ("application.get", "application.patch", "application.delete")
 LIVE_SAFE_EXCLUDED = ("applications.post", "application.delete", "applications.get")

@@ -32,6 +32,15 @@ PATCHABLE = (
 )
 # Kinds of record that live under an application and go when it goes.
 CHILD_KINDS = ("devices", "applicationKeys", "deviceRecipes", "events", "jobs")
+# The experience's records go too (mockserver/models/experiences.py).
+CHILD_KINDS += (
+    "experienceUsers",
+    "experienceGroups",
+    "experienceEndpoints",
+    "experienceSlugs",
+    "experienceDomains",
+    "experienceRequests",
+)
 
 
 class Applications:

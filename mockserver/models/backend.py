@@ -18,6 +18,11 @@ from losant_kit.mockserver.models.base import IdFactory
 from losant_kit.mockserver.models.commands import Commands
 from losant_kit.mockserver.models.devices import Devices
 from losant_kit.mockserver.models.events import Events
+from losant_kit.mockserver.models.experiences import Experiences
+from losant_kit.mockserver.models.experiences_domains import ExperienceDomains, ExperienceSlugs
+from losant_kit.mockserver.models.experiences_endpoints import ExperienceEndpoints
+from losant_kit.mockserver.models.experiences_groups import ExperienceGroups
+from losant_kit.mockserver.models.experiences_users import ExperienceUsers
 from losant_kit.mockserver.models.jobs import JobActions
 from losant_kit.mockserver.models.keys import ApplicationKeys
 from losant_kit.mockserver.models.recipes import DeviceRecipes
@@ -75,6 +80,13 @@ class Backend:
         self.commands = Commands(self)
         self.events = Events(self)
         self.jobs, self.job_actions = Jobs(self), JobActions(self)
+        # -- experiences (models/experiences*.py; served by mockserver/experience/) --
+        self.experiences = Experiences(self)
+        self.experience_groups = ExperienceGroups(self)
+        self.experience_users = ExperienceUsers(self)
+        self.experience_endpoints = ExperienceEndpoints(self)
+        self.experience_slugs = ExperienceSlugs(self)
+        self.experience_domains = ExperienceDomains(self)
 
     # ------------------------------------------------------------ whole state
 

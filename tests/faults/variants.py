@@ -152,3 +152,27 @@ def missing_throttle() -> Any:
     mock = default_mock()
     mock.throttles.enabled = False
     return mock
+
+
+# ---------------------------------------------------------------- experiences
+
+
+def leaky_experience_tenancy() -> Any:
+    """Every experience user reaches every device of the application (no tenancy)."""
+    mock = default_mock()
+    groups = mock.backend.experience_groups
+    store = mock.backend.store
+    groups.user_devices = lambda application_id, user_id: [
+        d for d in store.children("devices", application_id) if not d.get("deletedAt")
+    ]
+    groups.user_reaches = lambda application_id, user_id, device: (
+        device["applicationId"] == application_id
+    )
+    return mock
+
+
+def flat_group_tree() -> Any:
+    """Experience groups forget their ancestors (ancestorIds always empty)."""
+    mock = default_mock()
+    mock.backend.experience_groups.ancestor_ids = lambda group: []
+    return mock
