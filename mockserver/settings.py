@@ -31,3 +31,7 @@ class Settings:
 
     empty: bool = False
     """Start with no world at all (tests that build their own state)."""
+
+    data: Path | None = None
+    """A SQLite file holding the whole state across restarts (mockserver/persistence.py);
+    None keeps everything in memory, a fresh world each start."""

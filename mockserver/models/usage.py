@@ -166,6 +166,9 @@ class Usage:
                 tally = tallies[key] = _Tally()
             for _ in range(n):
                 tally.add(now, nbytes)
+        self.backend.store.append(
+            "usage", (application_id, device_id or "", kind, source, now, nbytes, n)
+        )
 
     # ------------------------------------------------------------ queries
 
