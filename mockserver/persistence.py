@@ -155,7 +155,8 @@ class DataFile:
             raise
         except sqlite3.DatabaseError as exc:
             _unlock(lock_fd)
-            raise DataFileError(f"{path}: corrupt or unreadable data file ({exc})") from None
+            reason = " ".join(str(exc).split())
+            raise DataFileError(f"{path}: corrupt or unreadable data file ({reason})") from None
         return cls(path, con, lock_fd, is_new)
 
     def close(self) -> None:
@@ -416,9 +417,10 @@ def _check_existing(con: sqlite3.Connection, path: Path) -> bool:
     if version != FORMAT_VERSION:
         raise DataFileError(f"{path}: unknown data format {version} "
                             f"(this losant-mock reads format {FORMAT_VERSION})")
-    check = con.execute("PRAGMA quick_check").fetchall()
+    check = con.execute("PRAGMA quick_check(1)").fetchall()
     if check != [("ok",)]:
-        raise DataFileError(f"{path}: corrupt data file ({check[0][0]}); refusing to touch it")
+        first = " ".join(str(check[0][0]).split())  # sqlite's report spans lines
+        raise DataFileError(f"{path}: corrupt data file ({first}); refusing to touch it")
     missing = [t for t in TABLES if not con.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (t,)).fetchone()]
     if missing:
