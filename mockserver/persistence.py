@@ -14,10 +14,15 @@ Format 1 (``PRAGMA application_id`` = "LOSM", ``PRAGMA user_version`` = 1):
   banner), the clock's offset;
 * ``records(kind, id, seq, doc)``: every store record as its JSON document,
   private ``_`` fields included; ``seq`` keeps creation order;
-* ``state(seq, device_id, time_ms, data)``: device state reports, in arrival
-  order (equal times keep it, as in memory);
-* ``usage(seq, application_id, device_id, kind, source, time_ms, nbytes, n)``:
-  the payload tallies behind the usage counts;
+* ``state(seq, device_id, time_ms, data)``: device state reports written
+  through since the last compaction, in arrival order (equal times keep it);
+* ``state_blocks(device_id, times, kinds, nums, layout)``: compacted history, one
+  row per device holding its whole series as the raw arrays it has in memory
+  (mockserver/timeseries.py), so a million reports load without a Python step
+  per report;
+* ``usage(seq, application_id, device_id, kind, source, time_ms, nbytes, n)`` and
+  ``usage_blocks(application_id, device_id, kind, source, times, sizes)``: the
+  payload tallies behind the usage counts, the same way;
 * ``journal(id, doc)``: the request journal's bounded tail.
 
 ``synchronous=NORMAL`` in WAL mode: a commit survives the mock being killed
@@ -33,6 +38,7 @@ import os
 import secrets
 import sqlite3
 import threading
+from array import array
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -42,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from losant_kit.mockserver.store import PARENTS
+from losant_kit.mockserver.timeseries import StateSeries
 
 if TYPE_CHECKING:
     from losant_kit.mockserver.durable_store import DurableStore
@@ -70,14 +77,29 @@ CREATE TABLE usage (
     nbytes INTEGER NOT NULL, n INTEGER NOT NULL
 );
 CREATE TABLE journal (id INTEGER PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE state_blocks (
+    device_id TEXT PRIMARY KEY, times BLOB NOT NULL, kinds BLOB NOT NULL, nums BLOB NOT NULL,
+    layout TEXT NOT NULL
+);
+CREATE TABLE usage_blocks (
+    application_id TEXT NOT NULL, device_id TEXT NOT NULL, kind TEXT NOT NULL,
+    source TEXT NOT NULL, times BLOB NOT NULL, sizes BLOB NOT NULL
+);
 """
-TABLES = ("meta", "records", "state", "usage", "journal")
+TABLES = ("meta", "records", "state", "usage", "journal", "state_blocks", "usage_blocks")
+# Compact at start-up when a crash left more written-through rows than this
+# (a clean stop always compacts): the next start then loads blocks only.
+COMPACT_TAIL_ROWS = 100_000
 
 _UPSERT_RECORD = (
     "INSERT INTO records (kind, id, seq, doc) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (kind, id) DO UPDATE SET doc = excluded.doc"
 )
 _INSERT_STATE = "INSERT INTO state (device_id, time_ms, data) VALUES (?, ?, ?)"
+_INSERT_USAGE_BLOCK = (
+    "INSERT INTO usage_blocks (application_id, device_id, kind, source, times, sizes) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
 _INSERT_USAGE = (
     "INSERT INTO usage (application_id, device_id, kind, source, time_ms, nbytes, n) "
     "VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -119,6 +141,9 @@ class DataFile:
         self._saved_offset: float | None = None
         self._journal_upto = self._scalar("SELECT COALESCE(MAX(id), 0) FROM journal")
         self._store: DurableStore | None = None
+        # Devices with rows in `state`, and whether `usage` has rows: what to compact.
+        self._tail_devices: set[str] = set()
+        self._usage_tail = False
 
     # ------------------------------------------------------------ opening
 
@@ -164,6 +189,7 @@ class DataFile:
         store = self._store
         if store is not None and store.attached is not None:
             self.commit(Batch(), *store.attached)
+            self.compact(store.attached[0])
         self.con.close()
         _unlock(self._lock_fd)
         self._lock_fd = None
@@ -217,7 +243,9 @@ class DataFile:
                 store.set_meta("summary", summary)
                 return summary
             world, summary = self.meta("world"), self.meta("summary")
-            self.load(mock.backend, store.load_record, mock.journal)
+            tail = self.load(mock.backend, store.load_record, mock.journal)
+            if tail > COMPACT_TAIL_ROWS:
+                self.compact(mock.backend)
             mock.control.resume_world(world, summary)
             # A job that was running when the mock stopped cannot finish: its
             # effect was code in the old process (the jobs part fails it).
@@ -225,20 +253,30 @@ class DataFile:
             return summary
 
     def load(self, backend: Backend, put: Callable[[str, dict[str, Any]], None],
-             journal: Journal | None = None) -> None:
-        """Fill ``backend`` (through ``put`` for records) from the file, in one read."""
+             journal: Journal | None = None) -> int:
+        """Fill ``backend`` (through ``put`` for records) from the file, in one read.
+        Returns how many written-through rows had to be replayed one by one."""
         con = self.con
         con.execute("BEGIN")
         try:
-            for kind, doc in con.execute("SELECT kind, doc FROM records ORDER BY seq"):
-                if kind in PARENTS:
-                    put(kind, json.loads(doc))
-            backend.series.clear()
-            _load_state(con.execute("SELECT device_id, time_ms, data FROM state ORDER BY seq"),
-                        backend.series.record)
-            backend.usage.restore(_usage_snapshot(con.execute(
+            _load_records(con.execute("SELECT kind, doc FROM records ORDER BY seq"), put)
+            series = backend.series
+            series.clear()
+            for device_id, times, kinds, nums, layout in con.execute(
+                    "SELECT device_id, times, kinds, nums, layout FROM state_blocks"):
+                series.adopt(device_id, StateSeries.from_block(times, kinds, nums,
+                                                               json.loads(layout)))
+            self._tail_devices = _load_state(con.execute(
+                "SELECT device_id, time_ms, data FROM state ORDER BY seq"), series.record)
+            usage = backend.usage
+            usage.clear()
+            for row in con.execute("SELECT application_id, device_id, kind, source, times, "
+                                   "sizes FROM usage_blocks"):
+                usage.load_tally(*row)
+            usage_rows = _load_usage(con.execute(
                 "SELECT application_id, device_id, kind, source, time_ms, nbytes, n "
-                "FROM usage ORDER BY seq")))
+                "FROM usage ORDER BY seq"), usage.load_tally)
+            self._usage_tail = usage_rows > 0
             offset = self.meta("clockOffset")
             if offset:
                 backend.clock.set_offset(float(offset))
@@ -248,6 +286,29 @@ class DataFile:
                     "SELECT doc FROM journal ORDER BY id"))
         finally:
             con.execute("COMMIT")
+        return usage_rows + self._scalar("SELECT COUNT(*) FROM state")
+
+    def compact(self, backend: Backend) -> None:
+        """Fold the written-through rows into blocks, from memory (which holds all of
+        them). Only while no request is being served: at start-up and at stop."""
+        with self._write_lock, _transaction(self.con) as con:
+            for device_id in self._tail_devices:
+                self._write_block(con, backend, device_id)
+            con.execute("DELETE FROM state")
+            if self._usage_tail:
+                con.execute("DELETE FROM usage_blocks")
+                con.executemany(_INSERT_USAGE_BLOCK, backend.usage.tallies())
+                con.execute("DELETE FROM usage")
+        self._tail_devices, self._usage_tail = set(), False
+
+    def _write_block(self, con: sqlite3.Connection, backend: Backend, device_id: str) -> None:
+        series = backend.series.series(device_id)
+        if series is None or not len(series):
+            con.execute("DELETE FROM state_blocks WHERE device_id = ?", (device_id,))
+            return
+        times, kinds, nums, layout = series.to_block()
+        con.execute("INSERT OR REPLACE INTO state_blocks (device_id, times, kinds, nums, layout) "
+                    "VALUES (?, ?, ?, ?, ?)", (device_id, times, kinds, nums, json.dumps(layout)))
 
     def read_record(self, kind: str, ident: str) -> dict[str, Any] | None:
         doc = self._scalar("SELECT doc FROM records WHERE kind = ? AND id = ?", kind, ident)
@@ -272,6 +333,11 @@ class DataFile:
                 con.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                             ("clockOffset", json.dumps(backend.clock.offset)))
             journal_upto = self._flush_journal(con, journal) if journal is not None else None
+        if batch.full:
+            self._tail_devices, self._usage_tail = set(), False
+        self._tail_devices |= {op[2][0] if op[0] == "append" else op[2] for op in batch.ops
+                               if op[1] == "state"}
+        self._usage_tail = self._usage_tail or any(op[1] == "usage" for op in batch.ops)
         if backend is not None:
             self._saved_offset = backend.clock.offset
         if journal_upto is not None:
@@ -298,13 +364,14 @@ class DataFile:
             con.execute(_INSERT_USAGE, op[2])
         elif verb == "rewrite" and stream == "state":
             device_id, rows = op[2], op[3]
+            con.execute("DELETE FROM state_blocks WHERE device_id = ?", (device_id,))
             con.execute("DELETE FROM state WHERE device_id = ?", (device_id,))
             con.executemany(_INSERT_STATE, ((device_id, t, json.dumps(d)) for t, d in rows))
         else:
             raise ValueError(f"unknown write-through operation {verb} {stream}")
 
     def _write_all(self, con: sqlite3.Connection, backend: Backend) -> None:
-        for table in ("records", "state", "usage"):
+        for table in ("records", "state", "usage", "state_blocks", "usage_blocks"):
             con.execute(f"DELETE FROM {table}")  # fixed table names
         self._seq = 0
         rows = []
@@ -313,9 +380,9 @@ class DataFile:
                 self._seq += 1
                 rows.append((kind, record["id"], self._seq, json.dumps(record)))
         con.executemany(_UPSERT_RECORD, rows)
-        for device_id, entry in backend.series.snapshot().items():
-            con.executemany(_INSERT_STATE, _snapshot_state_rows(device_id, entry))
-        con.executemany(_INSERT_USAGE, _snapshot_usage_rows(backend.usage.snapshot()))
+        for device_id in backend.series.device_ids():
+            self._write_block(con, backend, device_id)
+        con.executemany(_INSERT_USAGE_BLOCK, backend.usage.tallies())
 
     def _flush_journal(self, con: sqlite3.Connection, journal: Journal) -> int:
         """Write the journal entries answered since the last flush; drop rows the
@@ -353,52 +420,50 @@ def device_state_rows(backend: Backend, device_id: str) -> list[tuple[int, dict[
     return [(report["time"], report["data"]) for report in reports]
 
 
-def _snapshot_state_rows(device_id: str, entry: dict[str, Any]) -> Iterator[tuple]:
-    attributes = entry["attributes"]
-    for row, time_ms in enumerate(entry["times"]):
-        data = {name: values[row] for name, values in attributes.items()
-                if values[row] is not None}
-        yield device_id, time_ms, json.dumps(data)
-
-
-def _snapshot_usage_rows(snapshot: dict[str, Any]) -> Iterator[tuple]:
-    for app_id, tallies in snapshot.items():
-        for tally in tallies:
-            for time_ms, nbytes in zip(tally["times"], tally["bytes"], strict=True):
-                yield (app_id, tally["deviceId"] or "", tally["kind"], tally["source"],
-                       time_ms, nbytes, 1)
+def _load_records(rows: Iterable[tuple[str, str]],
+                  put: Callable[[str, dict[str, Any]], None]) -> None:
+    for chunk in _chunks(rows):
+        docs = json.loads("[" + ",".join(doc for _, doc in chunk) + "]")
+        for (kind, _), doc in zip(chunk, docs, strict=True):
+            if kind in PARENTS:
+                put(kind, doc)
 
 
 def _load_state(rows: Iterable[tuple[str, int, str]],
-                record: Callable[[str, int, dict[str, Any]], None]) -> None:
-    # One json.loads per chunk rather than per row: the parser's per-call cost
-    # is most of a small report's cost.
-    cursor = iter(rows)
-    while True:
-        chunk = [row for _, row in zip(range(50_000), cursor, strict=False)]
-        if not chunk:
-            return
+                record: Callable[[str, int, dict[str, Any]], None]) -> set[str]:
+    """Replay written-through reports; returns the devices they belong to."""
+    devices: set[str] = set()
+    for chunk in _chunks(rows):
         datas = json.loads("[" + ",".join(row[2] for row in chunk) + "]")
         for (device_id, time_ms, _), data in zip(chunk, datas, strict=True):
             record(device_id, time_ms, data)
+            devices.add(device_id)
+    return devices
 
 
-def _usage_snapshot(rows: Iterable[tuple]) -> dict[str, list[dict[str, Any]]]:
-    tallies: dict[str, dict[tuple[str, str, str], tuple[list[int], list[int]]]] = {}
+def _load_usage(rows: Iterable[tuple], load_tally: Callable[..., None]) -> int:
+    """Replay written-through usage rows, grouped per tally; returns how many."""
+    grouped: dict[tuple[str, str, str, str], tuple[array, array]] = {}
+    count = 0
     for app_id, device_id, kind, source, time_ms, nbytes, n in rows:
-        key = (device_id, kind, source)
-        by_key = tallies.setdefault(app_id, {})
-        entry = by_key.get(key)
+        key = (app_id, device_id, kind, source)
+        entry = grouped.get(key)
         if entry is None:
-            entry = by_key[key] = ([], [])
+            entry = grouped[key] = (array("q"), array("q"))
         entry[0].extend([time_ms] * n)
         entry[1].extend([nbytes] * n)
-    return {
-        app_id: [{"deviceId": device_id or None, "kind": kind, "source": source,
-                  "times": times, "bytes": sizes}
-                 for (device_id, kind, source), (times, sizes) in by_key.items()]
-        for app_id, by_key in tallies.items()
-    }
+        count += 1
+    for key, (times, sizes) in grouped.items():
+        load_tally(*key, times.tobytes(), sizes.tobytes())
+    return count
+
+
+def _chunks(rows: Iterable[Any], size: int = 50_000) -> Iterator[list[Any]]:
+    # Decoding a chunk's JSON documents in one json.loads call, not one call per
+    # row: the parser's per-call cost is most of a small document's cost.
+    cursor = iter(rows)
+    while chunk := [row for _, row in zip(range(size), cursor, strict=False)]:
+        yield chunk
 
 
 # ------------------------------------------------------------ file checks and locks
