@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -67,15 +68,24 @@ def bench_throughput(args: argparse.Namespace) -> dict:
                    for n in range(args.state_devices)]
             targets[mode] = (base, headers, app_id,
                              [f"/applications/{app_id}/devices/{d}/state" for d in ids])
+        def measured(mode: str, paths: list[str], **request: object) -> dict:
+            # The server's CPU time per request: what --data adds to each request,
+            # much less at the mercy of the machine's other load than requests/s.
+            pid = servers[mode].pid
+            before = cpu_seconds(pid)
+            result = load(targets[mode][0], paths, **request, args=args)
+            result["cpu_ms_per_request"] = round(
+                1000 * (cpu_seconds(pid) - before) / max(1, result["requests"]), 3)
+            return result
+
         for _ in range(args.rounds):
-            for mode, (base, headers, app_id, paths) in targets.items():
-                rounds["send_state"][mode].append(load(
-                    base, paths, method="POST", headers=headers,
-                    body={"data": {"temperature": 21.5}}, args=args))
-                rounds["create_device"][mode].append(load(
-                    base, [f"/applications/{app_id}/devices"], method="POST", headers=headers,
-                    body={"name": "bench device", "tags": [{"key": "k", "value": "v"}]},
-                    args=args))
+            for mode, (_base, headers, app_id, paths) in targets.items():
+                rounds["send_state"][mode].append(measured(
+                    mode, paths, method="POST", headers=headers,
+                    body={"data": {"temperature": 21.5}}))
+                rounds["create_device"][mode].append(measured(
+                    mode, [f"/applications/{app_id}/devices"], method="POST", headers=headers,
+                    body={"name": "bench device", "tags": [{"key": "k", "value": "v"}]}))
     finally:
         for process in servers.values():
             process.terminate()
@@ -89,7 +99,13 @@ def bench_throughput(args: argparse.Namespace) -> dict:
                 "requests_per_s_rounds": rates,
                 "errors": sum(r["errors"] for r in runs),
                 "p50_ms_median": statistics.median(r["p50_ms"] for r in runs if r["p50_ms"]),
+                "cpu_ms_per_request_rounds": sorted(r["cpu_ms_per_request"] for r in runs),
+                "cpu_ms_per_request_median": statistics.median(
+                    r["cpu_ms_per_request"] for r in runs),
             }
+        cpu_memory = results[f"{op}_memory"]["cpu_ms_per_request_median"]
+        cpu_data = results[f"{op}_data"]["cpu_ms_per_request_median"]
+        results[f"{op}_cpu_cost_percent"] = round(100 * (cpu_data - cpu_memory) / cpu_memory, 1)
         memory = results[f"{op}_memory"]["requests_per_s_median"]
         data = results[f"{op}_data"]["requests_per_s_median"]
         results[f"{op}_cost_percent"] = round(100 * (memory - data) / memory, 1)
@@ -136,13 +152,24 @@ print(ids[0], app_id, round(time.perf_counter() - started, 1))
 """
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a running process (Linux /proc), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def bench_resume(args: argparse.Namespace) -> dict:
-    workdir = Path(tempfile.mkdtemp(prefix="bench-resume-"))
-    path = workdir / "big.db"
-    out = subprocess.run([sys.executable, "-c", BUILD, str(path), str(args.devices),
-                          str(args.points)], capture_output=True, text=True, check=True).stdout
-    device_id, app_id, build_s = out.split()
-    times = []
+    if args.resume_file:  # reuse a file an earlier run built (its ids are in the sidecar)
+        path = args.resume_file
+        device_id, app_id, build_s = path.with_suffix(".ids").read_text().split()
+    else:
+        path = Path(tempfile.mkdtemp(prefix="bench-resume-")) / "big.db"
+        out = subprocess.run([sys.executable, "-c", BUILD, str(path), str(args.devices),
+                              str(args.points)], capture_output=True, text=True,
+                             check=True).stdout
+        path.with_suffix(".ids").write_text(out)
+        device_id, app_id, build_s = out.split()
+    times, cpu, loads = [], [], []
     for _ in range(args.resume_rounds):
         started = time.perf_counter()
         process = subprocess.Popen(
@@ -164,13 +191,19 @@ def bench_resume(args: argparse.Namespace) -> dict:
                                  params={"limit": 100, "start": 1})
             assert response.status_code == 200 and response.json(), response.text
             times.append(round(time.perf_counter() - started, 2))
+            cpu.append(round(cpu_seconds(process.pid), 2))
+            loads.append(os.getloadavg()[0])
         finally:
             process.terminate()
             process.wait()
     return {"devices": args.devices, "state_points": args.points, "build_s": float(build_s),
             "file_mb": round(path.stat().st_size / 1e6, 1),
             "resume_to_first_answer_s_rounds": sorted(times),
-            "resume_to_first_answer_s_median": statistics.median(times)}
+            "resume_to_first_answer_s_median": statistics.median(times),
+            # Wall time depends on what else the machine runs; the server's own CPU
+            # time to its first answer does not (much).
+            "server_cpu_s_rounds": sorted(cpu),
+            "load_average_during": [round(x, 1) for x in loads]}
 
 
 def main() -> int:
@@ -183,6 +216,8 @@ def main() -> int:
     parser.add_argument("--devices", type=int, default=100_000)
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--resume-rounds", type=int, default=3)
+    parser.add_argument("--resume-file", type=Path,
+                        help="resume this file (built by an earlier run) instead of building one")
     parser.add_argument("--port", type=int, default=18180)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -190,6 +225,7 @@ def main() -> int:
     results: dict = {}
     if "throughput" in only:
         results["throughput"] = bench_throughput(args)
+        results["throughput"]["load_average_after"] = round(os.getloadavg()[0], 1)
     if "resume" in only:
         results["resume"] = bench_resume(args)
     print(json.dumps(results, indent=2))

@@ -262,10 +262,12 @@ class DataFile:
             _load_records(con.execute("SELECT kind, doc FROM records ORDER BY seq"), put)
             series = backend.series
             series.clear()
-            for device_id, times, kinds, nums, layout in con.execute(
-                    "SELECT device_id, times, kinds, nums, layout FROM state_blocks"):
-                series.adopt(device_id, StateSeries.from_block(times, kinds, nums,
-                                                               json.loads(layout)))
+            for chunk in _chunks(con.execute(
+                    "SELECT device_id, times, kinds, nums, layout FROM state_blocks")):
+                layouts = json.loads("[" + ",".join(row[4] for row in chunk) + "]")
+                for (device_id, times, kinds, nums, _), layout in zip(chunk, layouts,
+                                                                       strict=True):
+                    series.adopt(device_id, StateSeries.from_block(times, kinds, nums, layout))
             self._tail_devices = _load_state(con.execute(
                 "SELECT device_id, time_ms, data FROM state ORDER BY seq"), series.record)
             usage = backend.usage

@@ -256,3 +256,29 @@ def test_import_does_not_overwrite_an_existing_file_without_replace(path, tmp_pa
     assert cli.main(["data", "import", str(backup), str(path)]) == 2
     assert "--replace" in capsys.readouterr().err
     assert path.read_bytes() == before
+
+
+def test_history_compacted_at_a_stop_and_history_written_after_it_load_as_one(path):
+    with running(path) as (mock, client):
+        auth, app_id = login(client), first_app(mock)
+        device_id = new_device(client, auth, app_id)
+        now = mock.backend.clock.now_ms()
+        client.post(f"/applications/{app_id}/devices/{device_id}/state", headers=auth,
+                    json=[{"time": now - 5000, "data": {"n": 1}}, {"time": now, "data": {"n": 2}}])
+    # A clean stop folded those into the device's block; these stay written-through rows.
+    with running(path) as (mock, client):
+        assert mock.data.con.execute("SELECT COUNT(*) FROM state").fetchone()[0] == 0
+        client.post(f"/applications/{app_id}/devices/{device_id}/state", headers=auth,
+                    json=[{"time": now - 5000, "data": {"n": 3}}, {"time": now - 9000,
+                                                                  "data": {"n": 4}}])
+        expected = states(client, auth, app_id, device_id)
+        assert [s["data"]["n"] for s in expected] == [4, 1, 3, 2]
+        rows_before_stop = mock.data.con.execute("SELECT COUNT(*) FROM state").fetchone()[0]
+        assert rows_before_stop == 2
+        # Load without the stop's compaction, as after a kill: block plus rows.
+        fresh = create_app(with_settings(empty=True))
+        mock.data.load(fresh.backend, fresh.backend.store.put)
+        assert [r["data"]["n"] for r in fresh.backend.series.history(
+            device_id, start_ms=0, end_ms=now, limit=100, direction="asc")] == [4, 1, 3, 2]
+    with running(path) as (_mock, client):
+        assert states(client, login(client), app_id, device_id) == expected
