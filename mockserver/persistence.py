@@ -141,6 +141,7 @@ class DataFile:
         self._saved_offset: float | None = None
         self._journal_upto = self._scalar("SELECT COALESCE(MAX(id), 0) FROM journal")
         self._store: DurableStore | None = None
+        self._pending_secret: str | None = None
         # Devices with rows in `state`, and whether `usage` has rows: what to compact.
         self._tail_devices: set[str] = set()
         self._usage_tail = False
@@ -232,9 +233,8 @@ class DataFile:
         store = self.store
         store.attach(mock.backend, mock.journal)
         with store.transaction():
-            secret = getattr(self, "_pending_secret", None)
-            if secret is not None:
-                store.set_meta("signingSecret", secret)
+            if self._pending_secret is not None:
+                store.set_meta("signingSecret", self._pending_secret)
             if self.is_new:
                 store.mark_full()
                 summary = mock.control.load_initial_world()
@@ -256,6 +256,11 @@ class DataFile:
              journal: Journal | None = None) -> int:
         """Fill ``backend`` (through ``put`` for records) from the file, in one read.
         Returns how many written-through rows had to be replayed one by one."""
+        with self._write_lock:  # one connection: no commit may interleave with this read
+            return self._load(backend, put, journal)
+
+    def _load(self, backend: Backend, put: Callable[[str, dict[str, Any]], None],
+              journal: Journal | None) -> int:
         con = self.con
         con.execute("BEGIN")
         try:
@@ -313,7 +318,9 @@ class DataFile:
                     "VALUES (?, ?, ?, ?, ?)", (device_id, times, kinds, nums, json.dumps(layout)))
 
     def read_record(self, kind: str, ident: str) -> dict[str, Any] | None:
-        doc = self._scalar("SELECT doc FROM records WHERE kind = ? AND id = ?", kind, ident)
+        with self._write_lock:
+            doc = self._scalar("SELECT doc FROM records WHERE kind = ? AND id = ?", kind,
+                               ident)
         return None if doc is None else json.loads(doc)
 
     # ------------------------------------------------------------ writing

@@ -321,3 +321,15 @@ def test_a_restart_resumes_exactly_the_state_a_mix_of_writes_left(path):
         expected = mock.backend.snapshot()
     with running(path) as (mock, _client):
         assert mock.backend.snapshot() == expected
+
+
+def test_a_refused_snapshot_import_leaves_the_stored_state_as_it_was(path):
+    with running(path) as (mock, client):
+        auth, app_id = login(client), first_app(mock)
+        new_device(client, auth, app_id)
+        expected = mock.backend.snapshot()
+        broken = {"version": 1, "records": {"devices": [{"name": "no id"}]}}
+        assert client.put("/_mock/snapshot", json=broken).status_code == 400
+        assert mock.backend.snapshot() == expected
+    with running(path) as (mock, _client):
+        assert mock.backend.snapshot() == expected
