@@ -155,7 +155,11 @@ def serve(args: argparse.Namespace) -> int:
         print(f"losant-mock: {exc}", file=sys.stderr)
         return 2
     url = f"http://{args.host}:{args.port}"
-    print(banner(url, app.world_summary, time.perf_counter() - started), flush=True)
+    text = banner(url, app.world_summary, time.perf_counter() - started)
+    if app.data is not None:
+        state = "new world stored" if app.data.is_new else "resumed"
+        text += f"\nData file: {app.data.path} ({state})"
+    print(text, flush=True)
     # uvicorn handles Ctrl-C (SIGINT) and SIGTERM with a graceful shutdown; open
     # SSE streams never end by themselves, so the grace period is short.
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
