@@ -65,7 +65,7 @@ class DurableStore(MemoryStore):
             self._rollback(batch)
             raise
         self._current.reset(token)
-        if batch:
+        if batch or self._data.clock_moved(self._backend):
             try:
                 self._data.commit(batch, self._backend, self._journal)
             except BaseException:

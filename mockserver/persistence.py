@@ -352,6 +352,11 @@ class DataFile:
         if journal_upto is not None:
             self._journal_upto = journal_upto
 
+    def clock_moved(self, backend: Backend | None) -> bool:
+        """Whether the clock's offset differs from the stored one (a /_mock/clock call
+        writes no record, but must be kept)."""
+        return backend is not None and backend.clock.offset != self._saved_offset
+
     def _write_records(self, con: sqlite3.Connection,
                        records: dict[tuple[str, str], dict[str, Any] | None]) -> None:
         upserts = []

@@ -145,6 +145,13 @@ def test_the_clock_offset_survives_a_restart(path):
         assert client.get("/_mock/clock").json()["offsetSeconds"] == offset
 
 
+def test_a_clock_move_is_written_when_it_is_answered(path):
+    with running(path) as (mock, client):
+        offset = client.post("/_mock/clock", json={"advance": 3600}).json()["offsetSeconds"]
+        # Read the file as a new process would after kill -9, before any stop.
+        assert mock.data.meta("clockOffset") == offset
+
+
 def test_the_request_journal_tail_survives_a_restart(path):
     with running(path) as (mock, client):
         auth, app_id = login(client), first_app(mock)
