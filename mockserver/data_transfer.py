@@ -18,7 +18,7 @@ from typing import Any
 from losant_kit.mockserver.clock import Clock
 from losant_kit.mockserver.control import SNAPSHOT_VERSION
 from losant_kit.mockserver.journal import Journal
-from losant_kit.mockserver.persistence import Batch, DataFile, DataFileError
+from losant_kit.mockserver.persistence import Batch, DataFile, DataFileError, lock_file, unlock_file
 
 EXPORT_FORMAT = "losant-mock-data"
 EXPORT_VERSION = 1
@@ -83,7 +83,8 @@ def import_data(document: Any, path: Path, *, replace: bool = False) -> dict[str
     backend.clock.set_offset(float(meta.get("clockOffset") or 0.0))
 
     # Hold the target's lock while building: no mock may start on it meanwhile.
-    guard = DataFile.open(path, lock=True) if existing else None
+    # Only the lock: a damaged file is exactly what one restores a backup over.
+    guard = lock_file(path) if existing else None
     temporary = path.with_name(path.name + ".import")
     for leftover in _with_sidecars(temporary):
         leftover.unlink(missing_ok=True)
@@ -95,14 +96,14 @@ def import_data(document: Any, path: Path, *, replace: bool = False) -> dict[str
         finally:
             fresh.close()
         if guard is not None:
-            guard.close()
+            unlock_file(guard)
             guard = None
             for sidecar in _with_sidecars(path)[1:]:
                 sidecar.unlink(missing_ok=True)  # the old file's WAL must not meet the new one
         os.replace(temporary, path)
     finally:
         if guard is not None:
-            guard.close()
+            unlock_file(guard)
         for leftover in _with_sidecars(temporary):
             leftover.unlink(missing_ok=True)
     counts = {kind: len(records) for kind, records in snapshot.get("records", {}).items()}

@@ -161,7 +161,7 @@ class DataFile:
                                         "(not an SQLite database); refusing to touch it")
         elif not path.parent.is_dir():
             raise DataFileError(f"{path}: directory {path.parent} does not exist")
-        lock_fd = _lock(path) if lock else None
+        lock_fd = lock_file(path) if lock else None
         try:
             con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             is_new = _check_existing(con, path) if existing else True
@@ -177,10 +177,10 @@ class DataFile:
             elif con.execute("SELECT 1 FROM meta WHERE key = 'world'").fetchone() is None:
                 is_new = True  # a first start that never committed its world
         except DataFileError:
-            _unlock(lock_fd)
+            unlock_file(lock_fd)
             raise
         except sqlite3.DatabaseError as exc:
-            _unlock(lock_fd)
+            unlock_file(lock_fd)
             reason = " ".join(str(exc).split())
             raise DataFileError(f"{path}: corrupt or unreadable data file ({reason})") from None
         return cls(path, con, lock_fd, is_new)
@@ -192,7 +192,7 @@ class DataFile:
             self.commit(Batch(), *store.attached)
             self.compact(store.attached[0])
         self.con.close()
-        _unlock(self._lock_fd)
+        unlock_file(self._lock_fd)
         self._lock_fd = None
 
     @property
@@ -512,7 +512,7 @@ def _has_schema(con: sqlite3.Connection) -> bool:
     return found.fetchone() is not None
 
 
-def _lock(path: Path) -> int:
+def lock_file(path: Path) -> int:
     """An exclusive lock for the mock's lifetime; the kernel drops it if the mock dies."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -523,7 +523,7 @@ def _lock(path: Path) -> int:
     return fd
 
 
-def _unlock(fd: int | None) -> None:
+def unlock_file(fd: int | None) -> None:
     if fd is not None:
         os.close(fd)  # closing the descriptor releases the flock
 

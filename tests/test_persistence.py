@@ -340,3 +340,14 @@ def test_a_refused_snapshot_import_leaves_the_stored_state_as_it_was(path):
         assert mock.backend.snapshot() == expected
     with running(path) as (mock, _client):
         assert mock.backend.snapshot() == expected
+
+
+def test_a_backup_can_be_imported_over_a_damaged_file(path, tmp_path):
+    with running(path) as (mock, _client):
+        expected = mock.backend.snapshot()
+    backup = tmp_path / "backup.json"
+    assert cli.main(["data", "export", str(path), str(backup)]) == 0
+    path.write_bytes(b"SQLite format 3\x00" + b"\xa5" * 8000)
+    assert cli.main(["data", "import", str(backup), str(path), "--replace"]) == 0
+    with running(path) as (mock, _client):
+        assert mock.backend.snapshot() == expected
