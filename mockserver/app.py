@@ -35,6 +35,7 @@ from losant_kit.mockserver.experience.server import ExperienceRuntime
 from losant_kit.mockserver.journal import Journal
 from losant_kit.mockserver.models.backend import Backend
 from losant_kit.mockserver.mqtt import MqttBroker
+from losant_kit.mockserver.persistence import DataFile
 from losant_kit.mockserver.settings import Settings
 from losant_kit.mockserver.spec import PlatformSpec
 from losant_kit.mockserver.throttle import Throttles
@@ -113,18 +114,27 @@ class MockApp:
         self.spec = spec or PlatformSpec()
         clock = Clock()
         self.throttles = Throttles(clock, enabled=settings.throttle, scale=settings.throttle_scale)
+        # --data: the state lives in a SQLite file (refusals raise DataFileError).
+        self.data = DataFile.open(settings.data) if settings.data else None
+        data = self.data
         self.backend = Backend(
             clock=clock,
-            signer=TokenSigner(settings.jwt_secret),
+            store=data.store if data else None,
+            signer=TokenSigner(data.signing_secret(settings.jwt_secret) if data else
+                               settings.jwt_secret),
             throttles=self.throttles,
-            seed=settings.seed,
+            # A resumed file's ids come from a fresh random source: the seed's
+            # sequence would repeat secrets the file already holds.
+            seed=settings.seed if data is None or data.is_new else None,
             job_duration_s=settings.job_duration_s,
         )
         self.journal = Journal(clock)
         self.mqtt = MqttBroker(self.backend, self.spec, host=settings.mqtt_host,
                                port=settings.mqtt_port, ws_port=settings.mqtt_ws_port)
         self.control = Control(self)
-        self.world_summary: dict[str, Any] = self.control.load_initial_world()
+        self.world_summary: dict[str, Any] = (
+            data.start(self) if data else self.control.load_initial_world()
+        )
 
         self.dispatcher = Dispatcher(
             self.spec,

@@ -4,6 +4,9 @@ losant-mock serve [--host 127.0.0.1] [--port 8080] [--seed INT] [--fixtures PATH
                   [--user EMAIL:PASSWORD ...] [--jwt-secret S]
                   [--throttle on|off] [--throttle-scale F] [--job-duration S]
                   [--mqtt on|off] [--mqtt-port 1883] [--mqtt-ws-port PORT|off]
+                  [--data PATH]
+losant-mock data export PATH [FILE]          (FILE omitted: stdout)
+losant-mock data import FILE PATH [--replace]
 """
 
 from __future__ import annotations
@@ -84,6 +87,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--mqtt-ws-port", type=_port_or_off, default=None, metavar="PORT|off",
         help="MQTT over WebSocket (default off)",
     )
+    serve.add_argument(
+        "--data",
+        type=Path,
+        metavar="PATH",
+        help="keep the whole state in this SQLite file across restarts (default: in memory)",
+    )
+    data = commands.add_parser("data", help="back up or restore a --data file")
+    data_commands = data.add_subparsers(dest="data_command", required=True)
+    export = data_commands.add_parser("export", help="write a data file's state as JSON")
+    export.add_argument("path", type=Path, metavar="PATH", help="the --data file")
+    export.add_argument("file", type=Path, nargs="?", metavar="FILE",
+                        help="where to write the JSON (default: stdout)")
+    load = data_commands.add_parser("import", help="build a data file from an export")
+    load.add_argument("file", type=Path, metavar="FILE", help="a `data export` JSON file")
+    load.add_argument("path", type=Path, metavar="PATH", help="the --data file to create")
+    load.add_argument("--replace", action="store_true",
+                      help="overwrite PATH if it exists (never while a mock runs on it)")
     return parser
 
 
@@ -110,6 +130,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         mqtt_host=args.host,
         mqtt_port=args.mqtt_port if args.mqtt else None,
         mqtt_ws_port=args.mqtt_ws_port if args.mqtt else None,
+        data=args.data,
     )
 
 
@@ -165,11 +186,12 @@ def serve(args: argparse.Namespace) -> int:
 
     from losant_kit.fixtures import WorldFileError
     from losant_kit.mockserver.app import create_app
+    from losant_kit.mockserver.persistence import DataFileError
 
     started = time.perf_counter()
     try:
         app = create_app(settings_from(args))
-    except (WorldFileError, FileNotFoundError) as exc:
+    except (WorldFileError, FileNotFoundError, DataFileError) as exc:
         print(f"losant-mock: {exc}", file=sys.stderr)
         return 2
     busy = _busy_mqtt_port(app.settings)
@@ -182,12 +204,18 @@ def serve(args: argparse.Namespace) -> int:
     listeners = [f"mqtt://{args.host}:{mqtt.mqtt_port}" if mqtt.mqtt_port is not None else "",
                  f"ws://{args.host}:{mqtt.mqtt_ws_port}" if mqtt.mqtt_ws_port is not None else ""]
     mqtt_line = "  ".join(x for x in listeners if x) or None
-    print(banner(url, app.world_summary, time.perf_counter() - started, mqtt_line), flush=True)
+    text = banner(url, app.world_summary, time.perf_counter() - started, mqtt_line)
+    if app.data is not None:
+        state = "new world stored" if app.data.is_new else "resumed"
+        text += f"\nData file: {app.data.path} ({state})"
+    print(text, flush=True)
     # uvicorn handles Ctrl-C (SIGINT) and SIGTERM with a graceful shutdown; open
     # SSE streams never end by themselves, so the grace period is short.
     # lifespan "on": the MQTT broker starts in it, and a failure there must stop the server.
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", lifespan="on",
                 timeout_graceful_shutdown=2)
+    if app.data is not None:
+        app.data.close()
     return 0
 
 
@@ -211,7 +239,32 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command == "data":
+        return data_command(args)
     return 2
+
+
+def data_command(args: argparse.Namespace) -> int:
+    import json
+
+    from losant_kit.mockserver.data_transfer import export_data, import_data, write_export
+    from losant_kit.mockserver.persistence import DataFileError
+
+    try:
+        if args.data_command == "export":
+            write_export(export_data(args.path), args.file)
+            return 0
+        try:
+            document = json.loads(args.file.read_text())
+        except (OSError, ValueError) as exc:
+            raise DataFileError(f"{args.file}: not readable JSON ({exc})") from None
+        counts = import_data(document, args.path, replace=args.replace)
+    except DataFileError as exc:
+        print(f"losant-mock: {exc}", file=sys.stderr)
+        return 2
+    summary = ", ".join(f"{n} {kind}" for kind, n in counts.items() if n)
+    print(f"imported into {args.path}: {summary or 'an empty state'}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -51,6 +51,11 @@ class Clock:
             self._offset = when.timestamp() - self._source()
         return self.now()
 
+    def set_offset(self, seconds: float) -> None:
+        """Run ``seconds`` ahead of real time (a resumed mock's stored offset)."""
+        with self._lock:
+            self._offset = seconds
+
     def reset(self) -> None:
         with self._lock:
             self._offset = 0.0

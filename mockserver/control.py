@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +57,14 @@ class Control:
             self._world = initial_world(self.mock.settings)
         self.summary = self.backend.load_world(self._world)
         return self.summary
+
+    def resume_world(self, world: dict[str, Any], summary: dict[str, Any]) -> None:
+        """A resumed ``--data`` file's world: what reset goes back to, and its summary."""
+        self._world, self.summary = world, summary
+
+    @property
+    def world_document(self) -> dict[str, Any] | None:
+        return self._world
 
     def reset(self) -> dict[str, Any]:
         self.mock.mqtt.reset()
@@ -177,5 +186,16 @@ class Control:
         app.add_api(
             document,
             base_path="/_mock",
-            resolver=Resolver(function_resolver=lambda op_id: routes[op_id]),
+            resolver=Resolver(function_resolver=lambda op_id: self._in_transaction(routes[op_id])),
         )
+
+    def _in_transaction(self, route: Any) -> Any:
+        """Each control call is one transaction, like a platform request (``--data``)."""
+        store = self.backend.store
+
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with store.transaction():
+                return route(*args, **kwargs)
+
+        # Connexion passes parameters by the names the function declares.
+        return functools.wraps(route)(run)

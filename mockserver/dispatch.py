@@ -99,9 +99,12 @@ class Dispatcher:
             )
             self._normalize_object_params(call)
             self._throttle(call)
-            result = handler(call)
-            if hasattr(result, "__await__"):
-                result = await result
+            # One transaction per request: with --data its writes commit before
+            # the reply is sent, or (if the handler raises) not at all.
+            with self.backend.store.transaction():
+                result = handler(call)
+                if hasattr(result, "__await__"):
+                    result = await result
             return self._reply(operation, result)
 
         endpoint.__name__ = operation_id.replace(".", "_")

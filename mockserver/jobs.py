@@ -211,7 +211,8 @@ class Jobs:
                          key=lambda p: (p.due_at, p.sequence))
             for pending in due:
                 if self._pending.pop(pending.job_id, None) is not None:
-                    self._run(pending)
+                    with self.store.transaction():  # a job's effect and its finish: one write
+                        self._run(pending)
                     ran += 1
         return ran
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections import deque
+from collections.abc import Iterable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,13 +26,16 @@ class Journal:
         self.clock = clock
         self.entries: deque[dict[str, Any]] = deque(maxlen=capacity)
         self._ids = itertools.count(1)
+        self._next_id = 1
 
     async def wrap(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith("/_mock"):
             await app(scope, receive, send)
             return
+        ident = next(self._ids)
+        self._next_id = ident + 1
         entry: dict[str, Any] = {
-            "id": next(self._ids),
+            "id": ident,
             "time": iso(self.clock.now()),
             "method": scope["method"],
             "path": scope["path"],
@@ -50,6 +54,18 @@ class Journal:
 
         self.entries.append(entry)
         await app(scope, receive, recording_send)
+
+    @property
+    def next_id(self) -> int:
+        """The id the next entry will get (without taking it)."""
+        return self._next_id
+
+    def resume(self, entries: Iterable[dict[str, Any]]) -> None:
+        """Continue a stored journal: its entries first, ids going on after them."""
+        self.entries.extend(entries)
+        last = self.entries[-1]["id"] if self.entries else 0
+        self._ids = itertools.count(last + 1)
+        self._next_id = last + 1
 
     def query(
         self,

@@ -38,3 +38,7 @@ class Settings:
 
     mqtt_ws_port: int | None = None
     """Port of MQTT over WebSocket (0: any free port; None: off)."""
+
+    data: Path | None = None
+    """A SQLite file holding the whole state across restarts (mockserver/persistence.py);
+    None keeps everything in memory, a fresh world each start."""

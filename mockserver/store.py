@@ -12,9 +12,10 @@ models cache derived orderings until something changes.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
 Record = dict[str, Any]
@@ -42,7 +43,8 @@ PARENTS: dict[str, str | None] = {
 
 
 class Store(Protocol):
-    """The interface every back-end implements (memory today)."""
+    """The interface every back-end implements (memory; SQLite write-through with
+    ``--data``, see mockserver/durable_store.py)."""
 
     def get(self, kind: str, ident: str) -> Record | None: ...
     def put(self, kind: str, record: Record) -> None: ...
@@ -53,6 +55,21 @@ class Store(Protocol):
     def version(self, kind: str, parent: str | None) -> int: ...
     def snapshot(self) -> dict[str, list[Record]]: ...
     def restore(self, data: dict[str, list[Record]]) -> None: ...
+
+    # Durability: a back-end that keeps state beyond the process hears about
+    # everything a request changes, records and the histories kept outside them.
+    def transaction(self) -> contextlib.AbstractContextManager[None]:
+        """One request's writes: committed together when the block ends, undone
+        together if it raises."""
+        ...
+
+    def append(self, stream: str, row: tuple[Any, ...]) -> None:
+        """A row added to an append-only history ("state", "usage") kept by a model."""
+        ...
+
+    def rewrite(self, stream: str, key: str) -> None:
+        """A history's rows for ``key`` (a device) changed other than by appending."""
+        ...
 
 
 class MemoryStore:
@@ -119,6 +136,16 @@ class MemoryStore:
         return {
             kind: copy.deepcopy(list(records.values())) for kind, records in self._by_id.items()
         }
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        yield  # memory is the whole state: nothing to commit
+
+    def append(self, stream: str, row: tuple[Any, ...]) -> None:
+        pass
+
+    def rewrite(self, stream: str, key: str) -> None:
+        pass
 
     def restore(self, data: dict[str, list[Record]]) -> None:
         unknown = set(data) - set(PARENTS)

@@ -821,6 +821,8 @@ class JobActions:
                      *, keep_commands: bool, keep_logs: bool) -> dict[str, int]:
         removed = {"stateReports": self.backend.series.remove(device_id, start, end,
                                                               attributes=attributes)}
+        if removed["stateReports"]:
+            self.store.rewrite("state", device_id)
         removed["commands"] = 0 if keep_commands else self._drop_in_window(
             "commands", device_id, start, end)
         removed["connectionLogs"] = 0 if keep_logs else self._drop_in_window(

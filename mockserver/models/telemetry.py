@@ -184,6 +184,7 @@ class Telemetry:
         for time_ms, data, raw in accepted:
             if data:
                 self.series.record(device["id"], time_ms, data)
+                self.store.append("state", (device["id"], time_ms, data))
                 if streams.subscriber_count(topic):  # the hot path skips building the event
                     streams.publish(
                         topic, "deviceState", {"time": iso_from_ms(time_ms), "data": data}
@@ -356,7 +357,8 @@ class Telemetry:
 
     def drop_device(self, device: Record) -> None:
         """Removal listener: a removed device's history and connection log go with it."""
-        self.series.drop_device(device["id"])
+        if self.series.drop_device(device["id"]):
+            self.store.rewrite("state", device["id"])
         self.connections.drop_device(device)
 
 

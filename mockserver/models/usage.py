@@ -166,6 +166,9 @@ class Usage:
                 tally = tallies[key] = _Tally()
             for _ in range(n):
                 tally.add(now, nbytes)
+        self.backend.store.append(
+            "usage", (application_id, device_id or "", kind, source, now, nbytes, n)
+        )
 
     # ------------------------------------------------------------ queries
 
@@ -346,6 +349,28 @@ class Usage:
     def clear(self) -> None:
         with self._lock:
             self._apps = {}
+
+    # ------------------------------------------------------------ raw tallies (--data blocks)
+
+    def tallies(self) -> list[tuple[str, str, str, str, bytes, bytes]]:
+        """Every tally as ``(application, device, kind, source, times, sizes)``, the
+        arrays as raw int64 bytes: what mockserver/persistence.py stores."""
+        with self._lock:
+            return [(app_id, device_id, kind, source, tally.times.tobytes(),
+                     tally.sizes.tobytes())
+                    for app_id, tallies in self._apps.items()
+                    for (device_id, kind, source), tally in tallies.items()]
+
+    def load_tally(self, application_id: str, device_id: str, kind: str, source: str,
+                   times: bytes, sizes: bytes) -> None:
+        """Add stored messages (from :meth:`tallies`) to a tally."""
+        with self._lock:
+            tally = self._apps.setdefault(application_id, {}).setdefault(
+                (device_id, kind, source), _Tally())
+            for part, raw in ((tally.times, times), (tally.sizes, sizes)):
+                part.frombytes(raw)
+            if len(tally.times) > 1:
+                tally.sorted = False  # sorted once, at the first read
 
 
 # -- helpers ------------------------------------------------------------------------

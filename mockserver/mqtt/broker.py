@@ -162,9 +162,10 @@ class MqttBroker:
         if not body["ipAddress"]:
             del body["ipAddress"]
         try:
-            self.backend.telemetry.connections.set_status(
-                login.principal, login.application_id, login.device_id, body, source=SOURCE
-            )
+            with self.backend.store.transaction():  # written before it is acknowledged
+                self.backend.telemetry.connections.set_status(
+                    login.principal, login.application_id, login.device_id, body, source=SOURCE
+                )
         except PlatformError as exc:  # e.g. the device was deleted while connected
             log.info("connection status of %s not recorded: %s", login.device_id, exc.message)
 

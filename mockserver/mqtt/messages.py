@@ -84,7 +84,10 @@ class PublishRules:
         if target is None:
             self._custom(login, topic, payload)
         elif target.channel == "state":
-            self._state(login, target.device_id, payload)
+            # One message, one transaction: with --data, a QoS 1 PUBACK (sent
+            # after this returns) means the whole message is on disk.
+            with self.backend.store.transaction():
+                self._state(login, target.device_id, payload)
         else:
             raise Disconnect(f"not allowed to publish on {topic}: commands come from the platform")
 
