@@ -46,8 +46,8 @@ LOGIN = {"email": "dev@example.com", "password": "losant-mock"}
 
 def start_server(port: int, *extra: str) -> subprocess.Popen:
     process = subprocess.Popen(
-        [sys.executable, "-m", "losant_kit.mockserver", "serve", "--port", str(port), "--mqtt", "off",
-         *extra],
+        [sys.executable, "-m", "losant_kit.mockserver", "serve", "--port", str(port),
+         "--mqtt", "off", *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -174,7 +174,8 @@ def bench_resume(args: argparse.Namespace) -> dict:
         started = time.perf_counter()
         process = subprocess.Popen(
             [sys.executable, "-m", "losant_kit.mockserver", "serve", "--port", str(args.port),
-             "--data", str(path), "--mqtt", "off"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             "--data", str(path), "--mqtt", "off"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             base = f"http://127.0.0.1:{args.port}"
             deadline = time.monotonic() + 300
