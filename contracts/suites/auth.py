@@ -346,7 +346,7 @@ def _not_granted(kind: str, op: Any, estate: dict[str, Any]) -> list[tuple[str, 
     variants = []
     if kind in USER_KINDS:
         # The second account's credential on everything the run's account owns.
-        return [("the other account's", ids)]
+        return [("the run's account's resources", ids)]
     if kind == "device token" and "deviceId" in params:
         variants.append(("a device its key does not allow",
                          {**ids, "deviceId": estate["second_device"]}))
@@ -395,7 +395,7 @@ def test_no_credential_reaches_what_it_was_not_granted(
         op, what, response = leaks[0]
         defect(f"a {kind} reached {len(leaks)} operation(s) with ids it was not granted "
                f"(leaky authorisation): " + "; ".join(
-                   f"{o.id} on {w} resource -> {r.status_code}" for o, w, r in leaks[:6]),
+                   f"{o.id} on {w} -> {r.status_code}" for o, w, r in leaks[:6]),
                response)
 
 

@@ -38,6 +38,11 @@ OUTSIDE_SANDBOX = frozenset({
 DESTRUCTIVE_ACTIONS = ("delete", "removeData")
 
 
+def COVERAGE() -> dict[str, list[str]]:
+    """Every operation of the spec (streams aside), with positive and with negative data."""
+    return {"operation (positive)": _ordered(), "operation (negative)": _ordered()}
+
+
 def _ordered() -> list[str]:
     """Operations in spec order, the ones that remove things last (they spoil known ids)."""
     ops = [op for op in operations().values() if not op.sse]
@@ -81,7 +86,7 @@ def known_ids(losant_target: Any) -> Any:
 
 
 def _run(operation_id: str, mode: str, schema: Any, known: Any, target: Any,
-         request: pytest.FixtureRequest) -> None:
+         request: pytest.FixtureRequest, coverage: Any) -> None:
     from hypothesis import HealthCheck, Phase, given, seed, settings
     from schemathesis import GenerationMode
     from schemathesis.core.failures import FailureGroup
@@ -121,6 +126,7 @@ def _run(operation_id: str, mode: str, schema: Any, known: Any, target: Any,
     finally:
         # Read by the CLI for its cases/second figure (travels with xdist reports).
         request.node.user_properties.append(("cases", count[0]))
+        coverage.hit(f"operation ({mode})", operation_id, count[0])
     if found_text is not None:
         # Outside the except block, so pytest shows the message, not a chained traceback.
         pytest.fail(f"{operation.method.upper()} {operation.path} ({operation_id}, {mode} data) "
@@ -129,16 +135,20 @@ def _run(operation_id: str, mode: str, schema: Any, known: Any, target: Any,
 
 @pytest.mark.parametrize("operation_id", _ordered())
 def test_positive_cases_conform(operation_id: str, conformance_schema: Any, known_ids: Any,
-                                losant_target: Any, request: pytest.FixtureRequest) -> None:
+                                losant_target: Any, losant_coverage: Any,
+                                request: pytest.FixtureRequest) -> None:
     if losant_target.live_safe and operation_id in OUTSIDE_SANDBOX:
         pytest.skip("acts outside the sandbox application")
-    _run(operation_id, "positive", conformance_schema, known_ids, losant_target, request)
+    _run(operation_id, "positive", conformance_schema, known_ids, losant_target, request,
+         losant_coverage)
 
 
 @pytest.mark.parametrize("operation_id", _ordered())
 def test_invalid_input_is_refused_with_4xx(operation_id: str, conformance_schema: Any,
                                            known_ids: Any, losant_target: Any,
+                                           losant_coverage: Any,
                                            request: pytest.FixtureRequest) -> None:
     if losant_target.live_safe and operation_id in OUTSIDE_SANDBOX:
         pytest.skip("acts outside the sandbox application")
-    _run(operation_id, "negative", conformance_schema, known_ids, losant_target, request)
+    _run(operation_id, "negative", conformance_schema, known_ids, losant_target, request,
+         losant_coverage)
