@@ -27,7 +27,7 @@ from losant_kit.contracts.suites._support import unique
 
 pytestmark = pytest.mark.losant_suite("conformance")
 
-DEFAULT_EXAMPLES = 4
+DEFAULT_EXAMPLES = 3
 # Operations whose effects reach beyond the sandbox application, or that would
 # remove the sandbox itself; not run with --losant-live-safe.
 OUTSIDE_SANDBOX = frozenset({
@@ -54,7 +54,10 @@ def _ordered() -> list[str]:
 def conformance_schema(losant_target: Any, request: pytest.FixtureRequest) -> Any:
     from losant_kit.contracts.fuzz import build_schema
 
-    return build_schema(losant_target, max_examples=examples(request.config, DEFAULT_EXAMPLES))
+    schema = build_schema(losant_target, max_examples=examples(request.config, DEFAULT_EXAMPLES))
+    # Other suites draw single schema-valid examples from it (fuzz.example_request).
+    losant_target.cache.setdefault("example-schema", schema)
+    return schema
 
 
 @pytest.fixture(scope="module")

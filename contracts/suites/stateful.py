@@ -26,7 +26,7 @@ from losant_kit.contracts.plugin import examples
 
 pytestmark = pytest.mark.losant_suite("stateful")
 
-DEFAULT_SCENARIOS = 15  # the declared links are each followed once before the walks
+DEFAULT_SCENARIOS = 10  # the declared links are each followed once before the walks
 STEPS = 8
 RESOURCES = ("applications", "application", "applicationKeys", "applicationKey",
              "applicationApiTokens", "applicationApiToken", "devices", "device",

@@ -204,3 +204,15 @@ def missing_throttle() -> Any:
     mock = default_mock()
     mock.throttles.enabled = False
     return mock
+
+
+# ---------------------------------------------------------------- not faults
+
+
+def single_login() -> Any:
+    """The unbroken mock with one login only (as ``losant-mock serve --user E:P``)."""
+    from losant_kit.contracts.target import MOCK_LOGIN
+    from losant_kit.mockserver.app import create_app
+    from losant_kit.mockserver.settings import Settings
+
+    return create_app(Settings(seed=1, users=(MOCK_LOGIN,)))
