@@ -210,7 +210,7 @@ def test_every_declared_link_holds(losant_target: Any, losant_coverage: Any) -> 
     ids = {"applicationId": target.application_id}
     failures = []
 
-    def call(operation_id: str, params: dict[str, str]) -> Any:
+    def call(operation_id: str, params: dict[str, str], via: str = "") -> Any:
         op = operations()[operation_id]
         path = re.sub(r"\{([^}]+)\}", lambda m: str(params.get(m.group(1), "")), op.path)
         body = None if op.method in ("GET", "DELETE") else example_request(target,
@@ -220,7 +220,7 @@ def test_every_declared_link_holds(losant_target: Any, losant_coverage: Any) -> 
         try:
             lifecycle.check(op.method, path, response)
         except AssertionError as found:
-            failures.append(f"{found}\n  {describe(response)}")
+            failures.append(f"{via or operation_id}: {found}\n  {describe(response)}")
         return response
 
     for creator in creators:
@@ -238,13 +238,14 @@ def test_every_declared_link_holds(losant_target: Any, losant_coverage: Any) -> 
         for _, link_target, parameters in sorted(
                 (f for f in links if f[0] == creator), key=lambda f: f[1].endswith(".delete")):
             resolved = {name: _resolve(expr, params, body) for name, expr in parameters.items()}
-            call(link_target, resolved)
+            call(link_target, resolved, via=f"link {creator} -> {link_target}")
             losant_coverage.hit("link", f"{creator} -> {link_target}")
             if link_target.endswith(".delete"):
                 # Deleted means gone: the same resource read once more must be 404.
                 getter = link_target.removesuffix(".delete") + ".get"
                 if getter in operations():
-                    call(getter, resolved)
+                    call(getter, resolved, via=f"{getter} after link {creator} -> "
+                                               f"{link_target}")
         # A fresh one for the creators below (the links above may have deleted this one).
         feeder = call(creator, params)
         for name, expr in next((p for a, _, p in links if a == creator), {}).items():
