@@ -66,7 +66,7 @@ def reachable(scopes: frozenset[str]) -> tuple[SpecOperation, ...]:
                  if op.scopes & scopes and not op.sse)
 
 
-def _preference(op: SpecOperation) -> tuple:
+def preference(op: SpecOperation) -> tuple:
     """Cheap and harmless first: no removal, no background job (202), no throttle,
     the group's own ``get``, fewest path parameters; then by id, so it is stable."""
     action = op.id.split(".", 1)[1]
@@ -79,7 +79,7 @@ def representatives(kind: str) -> dict[str, SpecOperation]:
     """One read per resource group the kind reaches (a write where a group has no read)."""
     chosen: dict[str, SpecOperation] = {}
     for op in sorted(reachable(KINDS[kind].scopes), key=lambda o: (not is_read(o),
-                                                                    _preference(o))):
+                                                                    preference(o))):
         chosen.setdefault(group_of(op), op)
     return dict(sorted(chosen.items()))
 
@@ -90,7 +90,7 @@ def narrowed_pairs(kind: str) -> dict[str, tuple[SpecOperation | None, SpecOpera
     whole, narrow = KINDS[kind].scopes, KINDS[kind].narrowed
     pairs: dict[str, tuple[SpecOperation | None, SpecOperation | None]] = {}
     for group in representatives(kind):
-        ops = sorted((o for o in reachable(whole) if group_of(o) == group), key=_preference)
+        ops = sorted((o for o in reachable(whole) if group_of(o) == group), key=preference)
         kept = next((o for o in ops if o.scopes & narrow), None)
         lost = next((o for o in ops if not o.scopes & narrow), None)
         pairs[group] = (kept, lost)

@@ -344,7 +344,7 @@ def _matrix_operations(kind: str) -> list[Any]:
     from losant_kit.contracts import reach
 
     ops = reach.reachable(reach.KINDS[kind].scopes)
-    return sorted((op for op in ops if reach.path_params(op)), key=reach._preference)
+    return sorted((op for op in ops if reach.path_params(op)), key=reach.preference)
 
 
 def _not_granted(kind: str, op: Any, estate: dict[str, Any]) -> list[tuple[str, dict]]:
