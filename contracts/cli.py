@@ -27,6 +27,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--token", help="bearer token (user or API token)")
     run.add_argument("--email", help="user email to log in with")
     run.add_argument("--password", help="user password to log in with")
+    run.add_argument("--other-token", help="a second account's token: every id the first "
+                                           "account created is tried with it (cross-tenant)")
+    run.add_argument("--other-email", help="a second account's email (cross-tenant checks)")
+    run.add_argument("--other-password", help="a second account's password")
+    run.add_argument("--strict-coverage", action="store_true",
+                     help="fail the run when an operation, rule or credential state was "
+                          "exercised zero times")
     run.add_argument("--suite", action="append", choices=sorted(SUITES), dest="suites",
                      help="a suite to run (repeatable; default: all)")
     run.add_argument("--junit", metavar="PATH", help="write a JUnit XML report")
@@ -59,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.base_url and not args.token and not (args.email and args.password):
         print("losant-contracts: give --token, or --email and --password", file=sys.stderr)
         return 2
+    if bool(args.other_email) != bool(args.other_password):
+        print("losant-contracts: give --other-email together with --other-password",
+              file=sys.stderr)
+        return 2
 
     from losant_kit.contracts.runner import run_suites
     from losant_kit.contracts.target import Options
@@ -66,12 +77,14 @@ def main(argv: list[str] | None = None) -> int:
     options = Options(base_url=args.base_url, token=args.token, email=args.email,
                       password=args.password, live_safe=args.live_safe,
                       application_id=args.application_id, seed=args.seed,
-                      max_examples=args.max_examples, real_time=args.real_time, rate=args.rate)
+                      max_examples=args.max_examples, real_time=args.real_time, rate=args.rate,
+                      other_token=args.other_token, other_email=args.other_email,
+                      other_password=args.other_password)
     where = args.base_url or "a fresh in-process mock"
     print(f"losant-contracts: suites {', '.join(args.suites or SUITES)} against {where}"
           f"{' (live-safe)' if args.live_safe else ''}", flush=True)
     result = run_suites(args.suites, options, junit=args.junit, workers=args.workers,
-                        select=args.select)
+                        select=args.select, strict_coverage=args.strict_coverage)
     print(result.summary(), flush=True)
     return 0 if result.ok else (4 if result.exit_code == 4 else 1)
 

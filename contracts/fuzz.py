@@ -189,3 +189,38 @@ class KnownIds:
                 continue
             if hashlib.blake2b(value.encode(), digest_size=1).digest()[0] % 4 != 0:
                 params[name] = known
+
+
+def example_request(target: Target, operation_id: str) -> dict[str, Any]:
+    """One schema-valid request (body and query) for an operation, from Schemathesis.
+
+    Hand-written suites that send a request only to see it refused (a token it
+    was not granted, a narrowed scope) need a *valid* body: an invalid one is
+    refused by validation before authorisation is ever asked. The first
+    positive example Schemathesis generates, derandomized, is used and kept
+    for the run.
+    """
+    cache = target.cache.setdefault("examples", {})
+    if operation_id in cache:
+        return cache[operation_id]
+    from hypothesis import HealthCheck, Phase, find, settings
+    from schemathesis import GenerationMode
+    from schemathesis.generation.feedback import NO_FEEDBACK
+
+    schema = target.cache.get("example-schema")
+    if schema is None:
+        schema = target.cache["example-schema"] = build_schema(target, max_examples=1,
+                                                               negative=False)
+    operation = schema.find_operation_by_id(operation_id)
+    strategy = operation.as_strategy(generation_mode=GenerationMode.POSITIVE,
+                                     feedback=NO_FEEDBACK)
+    case = find(strategy, lambda _: True, settings=settings(
+        database=None, derandomize=True, max_examples=1, phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck)))
+    body = case.body if case.body is not None and not _is_unset(case.body) else None
+    cache[operation_id] = {"body": body, "query": dict(case.query or {})}
+    return cache[operation_id]
+
+
+def _is_unset(value: Any) -> bool:
+    return type(value).__name__ in ("NotSet", "Unset")

@@ -30,6 +30,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--losant-token", default=None, help="bearer token to test with")
     group.addoption("--losant-email", default=None, help="user email to log in with")
     group.addoption("--losant-password", default=None, help="user password to log in with")
+    group.addoption("--losant-other-token", default=None,
+                    help="a second account's bearer token (cross-tenant checks)")
+    group.addoption("--losant-other-email", default=None,
+                    help="a second account's email (cross-tenant checks)")
+    group.addoption("--losant-other-password", default=None,
+                    help="a second account's password (cross-tenant checks)")
+    group.addoption("--losant-strict-coverage", action="store_true", default=False,
+                    help="fail the run when an operation, rule or credential state of a "
+                         "suite that ran was exercised zero times")
+    group.addoption("--losant-coverage-detail", action="store_true", default=False,
+                    help="list every exercised item with its case count in the coverage table")
+    group.addoption("--losant-coverage-quiet", action="store_true", default=False,
+                    help="do not print the coverage table (losant-contracts prints its own)")
     group.addoption("--losant-live-safe", action="store_true", default=False,
                     help="touch only a sandbox application the run creates (or is given), "
                          "stay under rate limits, skip destructive and mock-only tests")
@@ -52,6 +65,51 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for marker, text in MARKERS.items():
         config.addinivalue_line("markers", f"{marker}: {text}")
+    config.pluginmanager.register(_CoveragePlugin(config), "losant-coverage")
+
+
+def _suite_of(nodeid: str) -> str | None:
+    """The contract suite a test belongs to (its module's stem), or None."""
+    from pathlib import PurePath
+
+    from losant_kit.contracts.suites import SUITES
+
+    parts = PurePath(nodeid.split("::", 1)[0])
+    return parts.stem if parts.stem in SUITES and parts.parent.name == "suites" else None
+
+
+class _CoveragePlugin:
+    """Sums what the suites exercised and prints the coverage table at the end."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.tally: Any = None
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        suite = _suite_of(report.nodeid)
+        if suite is None or report.when != "teardown":
+            return  # the teardown report carries all of a test's user_properties
+        if self.tally is None:
+            from losant_kit.contracts.coverage import Tally
+
+            self.tally = Tally()
+        self.tally.add_report(suite, report.user_properties)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.tally is None or hasattr(self.config, "workerinput") \
+                or self.config.getoption("losant_coverage_quiet"):
+            return
+        terminalreporter.write_line("")
+        terminalreporter.write_line(
+            self.tally.table(detail=self.config.getoption("losant_coverage_detail")))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if (self.tally is None or hasattr(self.config, "workerinput")
+                or not self.config.getoption("losant_strict_coverage")):
+            return
+        if self.tally.unexercised and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def _options(config: pytest.Config) -> Any:
@@ -64,6 +122,8 @@ def _options(config: pytest.Config) -> Any:
         application_id=get("losant_application_id"), seed=get("losant_seed"),
         app_factory=get("losant_app_factory"), max_examples=get("losant_max_examples"),
         real_time=get("losant_real_time"), rate=get("losant_rate"),
+        other_token=get("losant_other_token"), other_email=get("losant_other_email"),
+        other_password=get("losant_other_password"),
     )
 
 
@@ -79,6 +139,15 @@ def losant_target(request: pytest.FixtureRequest) -> Any:
         pytest.exit(f"losant-contracts: {exc}", returncode=4)
     request.addfinalizer(target.close)
     return target
+
+
+@pytest.fixture
+def losant_coverage(request: pytest.FixtureRequest) -> Any:
+    """Record what this test exercised (``.hit(kind, item, cases)``) for the coverage table."""
+    from losant_kit.contracts.coverage import Recorder
+
+    suite = _suite_of(request.node.nodeid) or "other"
+    return Recorder(suite, request.node.user_properties)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from losant_kit.contracts.coverage import Tally
 from losant_kit.contracts.suites import SUITES, module_of
 from losant_kit.contracts.target import Options
 
@@ -58,6 +59,8 @@ class RunResult:
     suites: dict[str, SuiteResult]
     seconds: float
     cases: int = 0  # Schemathesis cases of the conformance suite
+    coverage: Any = None  # contracts.coverage.Tally
+    strict_coverage: bool = False
 
     @property
     def ok(self) -> bool:
@@ -68,7 +71,10 @@ class RunResult:
         return [f for s in self.suites.values() for f in s.failures]
 
     def summary(self) -> str:
-        lines = ["", "losant-contracts summary", "-" * 60]
+        lines = [""]
+        if self.coverage is not None and self.coverage.suites:
+            lines += [self.coverage.table(), ""]
+        lines += ["losant-contracts summary", "-" * 60]
         for suite in self.suites.values():
             state = "PASS" if suite.ok and suite.passed else ("FAIL" if not suite.ok else "SKIP")
             lines.append(f"{state:5} {suite.name:12} {suite.passed:4} passed  {suite.failed:3} "
@@ -79,6 +85,9 @@ class RunResult:
             if self.cases else ""
         lines.append("-" * 60)
         lines.append(f"{'PASSED' if self.ok else 'FAILED'} in {self.seconds:.1f} s{rate}")
+        if self.strict_coverage and self.coverage is not None and self.coverage.unexercised:
+            lines.append(f"--strict-coverage: {len(self.coverage.unexercised)} item(s) "
+                         f"exercised zero times: {', '.join(self.coverage.unexercised[:10])}")
         failures = self.failures
         if failures:
             first = failures[0]
@@ -105,6 +114,7 @@ class _Collector:
     def __init__(self, suites: list[str]) -> None:
         self.results = {name: SuiteResult(name) for name in suites}
         self.cases = 0
+        self.tally = Tally()
 
     def _suite(self, nodeid: str) -> SuiteResult | None:
         stem = Path(nodeid.split("::", 1)[0]).stem
@@ -114,9 +124,13 @@ class _Collector:
         suite = self._suite(report.nodeid)
         if suite is None:
             return
-        for name, value in report.user_properties:
-            if name == "cases":
-                self.cases += int(value)
+        if report.when == "teardown":
+            # Every phase's report carries the test's user_properties so far;
+            # the teardown report holds them all, once.
+            self.tally.add_report(suite.name, report.user_properties)
+            for name, value in report.user_properties:
+                if name == "cases":
+                    self.cases += int(value)
         if report.when == "call" and report.passed:
             suite.passed += 1
         elif report.failed:
@@ -150,6 +164,9 @@ def option_args(options: Options) -> list[str]:
                         ("--losant-token", options.token),
                         ("--losant-email", options.email),
                         ("--losant-password", options.password),
+                        ("--losant-other-token", options.other_token),
+                        ("--losant-other-email", options.other_email),
+                        ("--losant-other-password", options.other_password),
                         ("--losant-application-id", options.application_id),
                         ("--losant-app-factory", options.app_factory),
                         ("--losant-max-examples", options.max_examples)):
@@ -165,7 +182,7 @@ def option_args(options: Options) -> list[str]:
 
 def run_suites(suites: list[str] | None, options: Options, *, junit: str | None = None,
                workers: int | None = None, select: str | None = None, quiet: bool = False,
-               extra_args: list[str] | None = None) -> RunResult:
+               extra_args: list[str] | None = None, strict_coverage: bool = False) -> RunResult:
     """Run ``suites`` (default: all) against the target ``options`` describe."""
     chosen = list(suites or SUITES)
     unknown = [s for s in chosen if s not in SUITES]
@@ -176,7 +193,10 @@ def run_suites(suites: list[str] | None, options: Options, *, junit: str | None 
             # Independent of the working directory: no ini file, no rootdir and
             # no conftest.py of whatever checkout the command is started in.
             "-c", os.devnull, "--rootdir", str(Path(__file__).resolve().parent), "--noconftest",
-            "-W", "ignore::DeprecationWarning", "--assert=plain", *option_args(options)]
+            "-W", "ignore::DeprecationWarning", "--assert=plain", "--losant-coverage-quiet",
+            *option_args(options)]
+    if strict_coverage:
+        args.append("--losant-strict-coverage")
     if not plugin_registered():
         args += ["-p", "losant_kit.contracts.plugin"]
     args += ["-qq", "--no-header", "--tb=no"] if quiet else ["-q"]
@@ -196,8 +216,11 @@ def run_suites(suites: list[str] | None, options: Options, *, junit: str | None 
     exit_code = pytest.main(args, plugins=[collector])
     seconds = time.monotonic() - started
     failed = any(not s.ok for s in collector.results.values())
+    if strict_coverage and collector.tally.unexercised:
+        failed = True
     code = int(exit_code) if int(exit_code) != 0 or not failed else 1
-    return RunResult(code, collector.results, seconds, collector.cases)
+    return RunResult(code, collector.results, seconds, collector.cases, collector.tally,
+                     strict_coverage)
 
 
 def describe_target(options: Options) -> dict[str, Any]:

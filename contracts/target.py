@@ -50,6 +50,9 @@ class Options:
     max_examples: int | None = None
     real_time: bool = False
     rate: float = 4.0
+    other_token: str | None = None  # a second account, for cross-tenant checks
+    other_email: str | None = None
+    other_password: str | None = None
 
 
 @dataclass
@@ -63,6 +66,7 @@ class Target:
     app: Any = None  # the ASGI app, when in-process
     login: tuple[str, str] | None = None
     _closers: list = field(default_factory=list)
+    cache: dict = field(default_factory=dict)  # per-run artefacts the suites share
 
     @property
     def live_safe(self) -> bool:

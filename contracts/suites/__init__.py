@@ -12,8 +12,8 @@ SUITES: dict[str, str] = {
     "stateful": "Create -> read -> update -> delete chains over the spec's OpenAPI links.",
     "behaviour": "Properties of the platform's semantics: read-back, patch, delete, paging, "
                  "sorting, filters, advanced queries, state, time series, commands, events.",
-    "auth": "Missing, invalid, tampered and revoked tokens; device and application token reach; "
-            "tenant isolation.",
+    "auth": "Every credential kind in every state; authorisation over every operation a "
+            "credential's scopes reach; cross-tenant isolation with a second account.",
     "throttle": "Window limits (exactly the limit, then 429, then recovery) and concurrency "
                 "limits.",
 }

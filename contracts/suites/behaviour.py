@@ -5,27 +5,44 @@ itself, independently of the implementation (a glob or an advanced query is
 evaluated here over the full listing; an aggregate is computed here from the
 values sent). Everything is created inside the sandbox application.
 
+Inputs span each rule's whole domain (``contracts.domains``: names in any
+case and outside ASCII, every sort field and direction, every aggregation and
+data type, window edges), each input class is presented by an explicit example
+at least once, and every test records the classes it presented for the coverage
+table (the per-rule table is in ``contracts/README.md``).
+
 Readings of the platform the properties rely on (the kit's documented
 assumptions where the platform's docs are silent):
 
-* list sorting compares names case-insensitively; the names used here are
-  lower case, so no property depends on how case ties break;
-* ``filter`` globs match the whole value, ``*`` matching any run of characters;
-* a time-series query without ``resolution`` answers one point for the window.
+* list sorting compares strings case-insensitively; equal keys may come in
+  any order;
+* ``filter`` globs match the whole value ignoring case, ``*`` matching any run;
+* a time-series query without ``resolution`` answers one point for the window,
+  both window ends inclusive.
 """
 
 from __future__ import annotations
 
 import math
-import re
-import statistics
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, assume, given, settings
+from hypothesis import HealthCheck, Phase, assume, example, given, settings
 from hypothesis import strategies as st
 
+from losant_kit.contracts import domains
 from losant_kit.contracts.plugin import examples
+from losant_kit.contracts.readings import (
+    AGGREGATES,
+    ORDER_FREE,
+    QUERY_EXAMPLES,
+    evaluate,
+    glob_classes,
+    glob_matches,
+    glob_pattern,
+    queries,
+    query_classes,
+)
 
 # The experience's tenancy model (groups, memberships) as properties.
 from losant_kit.contracts.suites._experience_behaviour import (  # noqa: F401
@@ -45,18 +62,21 @@ from losant_kit.contracts.suites._support import (
 pytestmark = pytest.mark.losant_suite("behaviour")
 
 DEFAULT_EXAMPLES = 8
-WORDS = ("alpha", "beta", "gamma", "delta", "omega", "sensor", "pump", "valve", "meter", "probe")
-CLASSES = ("standalone", "gateway", "floating", "edgeCompute")
+# The population's names: mixed case, non-ASCII, and names equal but for case.
+POPULATION_NAMES = ("alpha-beta", "Alpha-Gamma", "ÉCLAIR-pump", "éclair-valve", "Ωmega-meter",
+                    "ωmega-probe", "sensor", "Sensor", "жук-1", "zeta-Delta", "beta-alpha",
+                    "delta", "Øresund-7", "probe-ÜBER")
+CLASSES = tuple(domains.device_classes())
 
-names = st.lists(st.sampled_from(WORDS), min_size=1, max_size=3).map("-".join)
-tag_keys = st.sampled_from(("color", "floor", "zone"))
-tag_values = st.sampled_from(("red", "green", "blue", "1", "2"))
-tags = st.lists(st.fixed_dictionaries({"key": tag_keys, "value": tag_values}), max_size=3)
-attr_names = st.sampled_from(("temp", "humidity", "mode", "on", "level"))
-attributes = st.lists(
-    st.fixed_dictionaries({"name": attr_names,
-                           "dataType": st.sampled_from(("number", "string", "boolean"))}),
-    max_size=3, unique_by=lambda a: a["name"])
+names = domains.names
+tags = domains.tags
+attributes = domains.attributes()
+
+
+def COVERAGE() -> dict[str, list[str]]:
+    """Every behaviour rule with the input classes it must be presented."""
+    return {"rule": [f"{rule}: {cls}" for rule, classes in domains.rules().items()
+                     for cls in classes]}
 
 
 def _settings(config: pytest.Config, default: int = DEFAULT_EXAMPLES) -> settings:
@@ -67,16 +87,26 @@ def _settings(config: pytest.Config, default: int = DEFAULT_EXAMPLES) -> setting
 
 @pytest.fixture(scope="module")
 def population(losant_target: Any) -> list[dict[str, Any]]:
-    """A dozen devices with varied names, classes and tags in the sandbox."""
+    """Devices with names in mixed case and outside ASCII (two equal but for case),
+    every device class, tags, every connection status, and two deleted ones."""
     api, app = losant_target.api, losant_target.app_path()
     made = []
-    for i in range(12):
-        name = f"{WORDS[i % len(WORDS)]}-{WORDS[(i * 7 + 3) % len(WORDS)]}"
+    for i, name in enumerate(POPULATION_NAMES):
         made.append(create_device(
             api, app, name=name, deviceClass=CLASSES[i % len(CLASSES)],
             tags=[{"key": "color", "value": ("red", "green", "blue")[i % 3]},
                   {"key": "floor", "value": str(i % 2 + 1)}]))
-    return made
+    for device, status in zip(made[:4], ("connected", "disconnected", "connected",
+                                         "disconnected"), strict=True):
+        expect_status(api.post(f"{app}/devices/{device['id']}/setConnectionStatus",
+                               {"status": status}), 200, "setting a connection status")
+    deleted = losant_target.cache.setdefault("behaviour-deleted", [])
+    for name in ("deleted-Δ", "deleted-b"):
+        gone = create_device(api, app, name=name)
+        expect_status(api.delete(f"{app}/devices/{gone['id']}"), 200, "deleting a device")
+        deleted.append(gone["id"])
+    return [expect_status(api.get(f"{app}/devices/{d['id']}"), 200, "reading a device")
+            for d in made]
 
 
 def _devices(target: Any) -> list[dict[str, Any]]:
@@ -86,13 +116,28 @@ def _devices(target: Any) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- records
 
 
-def test_created_device_reads_back_as_sent(losant_target: Any,
+def _read_back_examples() -> list[dict[str, Any]]:
+    """One device per class, with an attribute of every data type, names outside ASCII
+    and in mixed case, one empty description."""
+    every_type = [{"name": f"a{i}", "dataType": t} for i, t in enumerate(domains.data_types())]
+    return [{"name": ("Ωmega Sensor", "éclair-PUMP", "Mixed-Case")[i % 3],
+             "description": "" if i == 0 else f"example {i} ü", "tags": [],
+             "attributes": every_type, "device_class": c} for i, c in enumerate(CLASSES)]
+
+
+def _name_classes(name: str) -> list[str]:
+    found = []
+    if any(ord(c) > 127 for c in name):
+        found.append("non-ASCII name")
+    if name != name.lower() and name != name.upper():
+        found.append("mixed-case name")
+    return found
+
+
+def test_created_device_reads_back_as_sent(losant_target: Any, losant_coverage: Any,
                                            request: pytest.FixtureRequest) -> None:
     api, app = losant_target.api, losant_target.app_path()
 
-    @_settings(request.config)
-    @given(name=names, description=st.text(max_size=40), tags=tags, attributes=attributes,
-           device_class=st.sampled_from(CLASSES))
     def prop(name: str, description: str, tags: list, attributes: list, device_class: str) -> None:
         sent = {"name": name, "description": description, "tags": tags,
                 "attributes": attributes, "deviceClass": device_class}
@@ -105,11 +150,19 @@ def test_created_device_reads_back_as_sent(losant_target: Any,
                        f"device created with {field}={value!r} (created resource does not read "
                        f"back equal)", api.history[-1])
         api.delete(f"{app}/devices/{created['id']}")
+        for cls in [*_name_classes(name), f"class {device_class}",
+                    *(f"attribute {a['dataType']}" for a in attributes),
+                    *(["empty description"] if description == "" else [])]:
+            losant_coverage.hit("rule", f"read-back: {cls}")
 
-    prop()
+    for explicit in _read_back_examples():
+        prop = example(**explicit)(prop)
+    _settings(request.config)(given(
+        name=names, description=domains.descriptions, tags=tags, attributes=attributes,
+        device_class=st.sampled_from(CLASSES))(prop))()
 
 
-def test_patch_changes_exactly_the_patched_fields(losant_target: Any,
+def test_patch_changes_exactly_the_patched_fields(losant_target: Any, losant_coverage: Any,
                                                   request: pytest.FixtureRequest) -> None:
     api, app = losant_target.api, losant_target.app_path()
     device = create_device(api, app, description="before", tags=[{"key": "zone", "value": "1"}])
@@ -117,9 +170,17 @@ def test_patch_changes_exactly_the_patched_fields(losant_target: Any,
 
     @_settings(request.config)
     @given(changes=st.fixed_dictionaries({}, optional={
-        "name": names, "description": st.text(max_size=30), "tags": tags}))
+        "name": names, "description": domains.descriptions, "tags": tags}))
+    @example(changes={"name": "Ünïcode-Name"})
+    @example(changes={"description": ""})
+    @example(changes={"tags": [{"key": "Zone", "value": "é"}]})
+    @example(changes={"name": "both", "description": "Both ω", "tags": []})
     def prop(changes: dict[str, Any]) -> None:
         assume(changes)
+        for field in changes:
+            losant_coverage.hit("rule", f"patch: {field}")
+        if len(changes) > 1:
+            losant_coverage.hit("rule", "patch: several fields")
         before = expect_status(api.get(path), 200, "reading the device before a patch")
         patched = expect_status(api.patch(path, changes), 200, "patching a device")
         after = expect_status(api.get(path), 200, "reading the device after a patch")
@@ -153,7 +214,7 @@ RESOURCES = {
 
 
 @pytest.mark.parametrize("kind", sorted(RESOURCES))
-def test_deleted_resource_is_gone(kind: str, losant_target: Any) -> None:
+def test_deleted_resource_is_gone(kind: str, losant_target: Any, losant_coverage: Any) -> None:
     api, app = losant_target.api, losant_target.app_path()
     collection, body = RESOURCES[kind](api, app)
     created = expect_status(api.post(collection, body), 201, f"creating a {kind}")
@@ -167,27 +228,36 @@ def test_deleted_resource_is_gone(kind: str, losant_target: Any) -> None:
     if any(item.get("id") == created["id"] for item in listed):
         defect(f"GET {collection} still lists the deleted {kind} {created['id']} "
                f"(deleted resources must leave the collection)", api.history[-1])
+    losant_coverage.hit("rule", f"delete: {kind}")
 
 
 # ---------------------------------------------------------------- collections
 
 
+SORTS = [(f, d) for f in domains.sort_fields() for d in domains.sort_directions()]
+
+
 def test_pages_partition_the_collection(losant_target: Any, population: list,
+                                        losant_coverage: Any,
                                         request: pytest.FixtureRequest) -> None:
     api, path = losant_target.api, losant_target.app_path("/devices")
+    # The collection paged is the population (an advanced query scopes it): the
+    # sandbox holds whatever other suites made, and paging all of it costs without
+    # finding more.
+    scope = {"id": {"$in": [d["id"] for d in population]}}
+    total = len(population)
+    # Every sort field and direction once, with the page-size boundaries among them.
+    sizes = [1, total, total + 1, max(2, total // 3 + 1), 2, 3]
+    explicit = [(sizes[i % len(sizes)], f, d) for i, (f, d) in enumerate(SORTS)]
 
-    @_settings(request.config)
-    @given(per_page=st.integers(1, 7),
-           sort_field=st.sampled_from(("name", "id", "creationDate", "lastUpdated")),
-           direction=st.sampled_from(("asc", "desc")))
     def prop(per_page: int, sort_field: str, direction: str) -> None:
-        everything = {d["id"] for d in _devices(losant_target)}
+        everything = {d["id"] for d in population}
         seen: dict[str, int] = {}
         totals = set()
         page = 0
         while True:
             params = {"page": page, "perPage": per_page, "sortField": sort_field,
-                      "sortDirection": direction}
+                      "sortDirection": direction, "query": scope}
             body = expect_status(api.get(path, params=params), 200, "listing devices")
             totals.add(body["totalCount"])
             if body["count"] != len(body["items"]):
@@ -212,130 +282,109 @@ def test_pages_partition_the_collection(losant_target: Any, population: list,
             missing = sorted(everything - set(seen))[:3]
             defect(f"GET {path} with perPage={per_page} sorted by {sort_field} never returned "
                    f"{missing} (paging broken: pages skip items)", api.history[-1])
+        n = len(everything)
+        for cls, present in (("perPage 1", per_page == 1), ("perPage = total", per_page == n),
+                             ("perPage > total", per_page > n),
+                             ("partial last page", n % per_page != 0),
+                             ("page past the end", True)):
+            if present:
+                losant_coverage.hit("rule", f"paging: {cls}")
+        losant_coverage.hit("rule", f"paging: {sort_field} {direction}")
 
-    prop()
+    for per_page, field, direction in explicit:
+        prop = example(per_page=per_page, sort_field=field, direction=direction)(prop)
+    _settings(request.config)(given(
+        per_page=st.integers(1, total + 2), sort_field=st.sampled_from(domains.sort_fields()),
+        direction=st.sampled_from(domains.sort_directions()))(prop))()
+
+
+def _sort_key(item: dict[str, Any], field: str) -> str:
+    """The value a list is sorted by, as the test reads it (strings ignore case)."""
+    if field == "connectionStatus":
+        connected = (item.get("connectionInfo") or {}).get("connected")
+        value: Any = {True: "connected", False: "disconnected"}.get(connected, "neverConnected")
+    else:
+        value = item.get(field)
+    return "" if value is None else str(value).casefold()
 
 
 def test_sorting_orders_every_page(losant_target: Any, population: list,
-                                   request: pytest.FixtureRequest) -> None:
+                                   losant_coverage: Any) -> None:
+    """Every sort field and direction of the spec, exhaustively (a dozen requests)."""
     api, path = losant_target.api, losant_target.app_path("/devices")
-
-    @_settings(request.config)
-    @given(sort_field=st.sampled_from(("name", "id", "creationDate", "lastUpdated")),
-           direction=st.sampled_from(("asc", "desc")))
-    def prop(sort_field: str, direction: str) -> None:
-        body = expect_status(api.get(path, params={"sortField": sort_field, "perPage": 1000,
-                                                   "sortDirection": direction}), 200,
-                             "listing devices sorted")
-        values = [str(item.get(sort_field, "")).casefold() for item in body["items"]]
+    for sort_field, direction in SORTS:
+        ids = [d["id"] for d in population]
+        if sort_field == "deletedAt":
+            ids = losant_target.cache.get("behaviour-deleted", [])  # only they have one
+        params = {"sortField": sort_field, "perPage": 1000, "sortDirection": direction,
+                  "query": {"id": {"$in": ids}}}
+        if sort_field == "deletedAt":
+            params["queryDeleted"] = "true"
+        body = expect_status(api.get(path, params=params), 200, "listing devices sorted")
+        values = [_sort_key(item, sort_field) for item in body["items"]]
         ordered = sorted(values, reverse=direction == "desc")
         if values != ordered:
             at = next(i for i, (a, b) in enumerate(zip(values, ordered, strict=True)) if a != b)
             defect(f"GET {path}?sortField={sort_field}&sortDirection={direction} is out of "
-                   f"order at item {at}: {values[max(0, at - 1):at + 2]} (sort ignored)",
-                   api.history[-1])
-
-    prop()
-
-
-def glob_matches(pattern: str, value: str) -> bool:
-    """The platform's filter glob, evaluated here: whole value, ``*`` = any run."""
-    regex = ".*".join(re.escape(part) for part in pattern.casefold().split("*"))
-    return re.fullmatch(regex, value.casefold(), re.DOTALL) is not None
+                   f"order at item {at}: {values[max(0, at - 1):at + 2]} (sort ignored or "
+                   f"case-sensitive)", api.history[-1])
+        losant_coverage.hit("rule", f"sorting: {sort_field} {direction}")
+        if sort_field == "name":
+            raw = [item["name"] for item in body["items"]]
+            for cls, present in (
+                    ("mixed case", any(n != n.lower() for n in raw)),
+                    ("non-ASCII", any(ord(c) > 127 for n in raw for c in n)),
+                    ("equal values", len(set(values)) < len(values))):
+                if present:
+                    losant_coverage.hit("rule", f"sorting: {cls}")
 
 
 def test_glob_filter_selects_exactly_the_matching_names(losant_target: Any, population: list,
+                                                        losant_coverage: Any,
                                                         request: pytest.FixtureRequest) -> None:
     api, path = losant_target.api, losant_target.app_path("/devices")
+    names_of = [d["name"] for d in population]
 
-    @_settings(request.config, 10)
-    @given(source=st.sampled_from([d["name"] for d in population]), data=st.data())
-    def prop(source: str, data: Any) -> None:
-        cut = data.draw(st.lists(st.integers(0, len(source)), max_size=2).map(sorted))
-        pattern = source
-        for i in reversed(cut):
-            pattern = pattern[:i] + "*" + pattern[i + 1:]
+    def prop(source: str, stars: list[int], flips: int, nothing: bool) -> None:
+        pattern = glob_pattern(source, stars, flips, nothing)
         everything = _devices(losant_target)
         expected = {d["id"] for d in everything if glob_matches(pattern, d["name"])}
         got = {d["id"] for d in list_all(api, path, {"filterField": "name", "filter": pattern})}
         if got != expected:
             extra = sorted(d["name"] for d in everything if d["id"] in got - expected)[:3]
             missed = sorted(d["name"] for d in everything if d["id"] in expected - got)[:3]
+            lost = [d["name"] for d in everything if d["id"] in expected - got]
+            why = ""
+            if lost and got <= expected and not any(glob_matches(pattern, n, fold=False)
+                                                    for n in lost):
+                why = " - the filter compares case-sensitively; the platform ignores case"
             defect(f"GET {path}?filterField=name&filter={pattern} selected {len(got)} devices, "
-                   f"{len(expected)} match (filter ignored or wrong): wrongly included {extra}, "
-                   f"missed {missed}", api.history[-1])
+                   f"{len(expected)} match (filter ignored or wrong{why}): wrongly included "
+                   f"{extra}, missed {missed}", api.history[-1])
+        for cls in glob_classes(pattern, source, flips, nothing):
+            losant_coverage.hit("rule", f"glob filter: {cls}")
 
-    prop()
-
-
-# Advanced queries: a small grammar over fields whose meaning is unambiguous.
-_name_ops = st.sampled_from(("$eq", "$ne", "$startsWith", "$endsWith", "$contains", "$in",
-                             "$nin"))
-
-
-def _leaf(population: list[dict[str, Any]]) -> st.SearchStrategy:
-    known_names = sorted({d["name"] for d in population})
-    name_clause = st.tuples(_name_ops, st.sampled_from(known_names), st.data()).map(
-        lambda t: _name_clause(*t))
-    class_clause = st.one_of(
-        st.sampled_from(CLASSES).map(lambda c: {"deviceClass": c}),
-        st.lists(st.sampled_from(CLASSES), min_size=1, max_size=3, unique=True).map(
-            lambda cs: {"deviceClass": {"$in": cs}}),
-        st.sampled_from(CLASSES).map(lambda c: {"deviceClass": {"$ne": c}}),
-    )
-    return st.one_of(name_clause, class_clause)
-
-
-def _name_clause(op: str, name: str, data: Any) -> dict[str, Any]:
-    if op in ("$in", "$nin"):
-        return {"name": {op: [name, name.split("-")[0]]}}
-    if op in ("$startsWith", "$endsWith", "$contains"):
-        part = name.split("-")[0] if op != "$endsWith" else name.split("-")[-1]
-        return {"name": {op: part}}
-    return {"name": {op: name}}
-
-
-def queries(population: list[dict[str, Any]]) -> st.SearchStrategy:
-    leaf = _leaf(population)
-    return st.recursive(leaf, lambda inner: st.one_of(
-        st.lists(inner, min_size=1, max_size=3).map(lambda qs: {"$and": qs}),
-        st.lists(inner, min_size=1, max_size=3).map(lambda qs: {"$or": qs}),
-    ), max_leaves=4)
-
-
-def evaluate(query: dict[str, Any], device: dict[str, Any]) -> bool:
-    """The test's own reading of an advanced device query."""
-    results = []
-    for key, spec in query.items():
-        if key == "$and":
-            results.append(all(evaluate(q, device) for q in spec))
-        elif key == "$or":
-            results.append(any(evaluate(q, device) for q in spec))
-        elif key == "$nor":
-            results.append(not any(evaluate(q, device) for q in spec))
-        else:
-            value = device.get(key)
-            if not isinstance(spec, dict):
-                spec = {"$eq": spec}
-            for op, operand in spec.items():
-                results.append({
-                    "$eq": lambda v, o: v == o, "$ne": lambda v, o: v != o,
-                    "$in": lambda v, o: v in o, "$nin": lambda v, o: v not in o,
-                    "$startsWith": lambda v, o: str(v).startswith(o),
-                    "$endsWith": lambda v, o: str(v).endswith(o),
-                    "$contains": lambda v, o: o in str(v),
-                }[op](value, operand))
-    return all(results)
+    for explicit in (("ÉCLAIR-pump", [], 0b1, False),  # case differs, non-ASCII, exact
+                     ("Ωmega-meter", [0], 0b10, False),  # leading *
+                     ("alpha-beta", [10], 0b1, False),  # trailing *
+                     ("zeta-Delta", [4], 0b100001, False),  # inner *
+                     ("", [0], 0, False),  # only *
+                     ("sensor", [], 0, True)):  # matches nothing
+        prop = example(*explicit)(prop)
+    _settings(request.config, 10)(given(
+        source=st.sampled_from(names_of), stars=st.lists(st.integers(0, 12), max_size=2),
+        flips=st.integers(0, 2**12), nothing=st.booleans())(prop))()
 
 
 def test_advanced_query_selects_exactly_the_matching_devices(
-        losant_target: Any, population: list, request: pytest.FixtureRequest) -> None:
+        losant_target: Any, population: list, losant_coverage: Any,
+        request: pytest.FixtureRequest) -> None:
     api, path = losant_target.api, losant_target.app_path("/devices")
     ids = [d["id"] for d in population]
 
-    @_settings(request.config, 12)
-    @given(query=queries(population))
     def prop(query: dict[str, Any]) -> None:
+        for cls in query_classes(query):
+            losant_coverage.hit("rule", f"advanced query: {cls}")
         scoped = {"$and": [{"id": {"$in": ids}}, query]}
         expected = {d["id"] for d in population if evaluate(query, d)}
         body = expect_status(api.get(path, params={"query": scoped, "perPage": 1000}), 200,
@@ -348,17 +397,17 @@ def test_advanced_query_selects_exactly_the_matching_devices(
                    f"{sorted(names_of.get(i, i) for i in got - expected)[:3]}, missed "
                    f"{sorted(names_of[i] for i in expected - got)[:3]}", api.history[-1])
 
-    prop()
+    for explicit in QUERY_EXAMPLES:
+        prop = example(query=explicit)(prop)
+    _settings(request.config, 12)(given(query=queries(population))(prop))()
 
 
 # ---------------------------------------------------------------- device data
 
 
-values_for = {
-    "temp": st.integers(-40, 60) | st.floats(-40, 60, allow_nan=False).map(lambda f: round(f, 2)),
-    "mode": st.sampled_from(("auto", "manual", "off")),
-    "on": st.booleans(),
-}
+# One attribute per data type of the spec, named for it.
+values_for = {f"v_{t}": domains.value_of(t) for t in domains.data_types()}
+STATE_ATTRIBUTES = [{"name": f"v_{t}", "dataType": t} for t in domains.data_types()]
 
 
 @pytest.fixture(scope="module")
@@ -377,26 +426,29 @@ def _now_ms(target: Any) -> int:
 
 
 def test_composite_state_is_the_last_value_per_attribute(
-        losant_target: Any, request: pytest.FixtureRequest) -> None:
+        losant_target: Any, losant_coverage: Any, request: pytest.FixtureRequest) -> None:
     api, app = losant_target.api, losant_target.app_path()
 
-    reports = st.lists(st.fixed_dictionaries({}, optional={
-        name: strategy for name, strategy in values_for.items()}).filter(bool),
-        min_size=1, max_size=6)
+    reports = st.lists(st.fixed_dictionaries({}, optional=dict(values_for)).filter(bool),
+                       min_size=1, max_size=6)
+    every_type = {"v_string": "Ünï", "v_number": -1.5, "v_gps": "45.00000,-93.00000",
+                  "v_boolean": False, "v_blob": "aGk="}
 
     @_settings(request.config)
     @given(reports=reports, order=st.randoms(use_true_random=False))
+    @example(reports=[{k: v for k, v in every_type.items() if k in values_for},
+                      {"v_number": 7}], order=__import__("random").Random(2))
     def prop(reports: list[dict[str, Any]], order: Any) -> None:
         # A fresh device per example: earlier examples' reports must not count.
-        device = create_device(api, app, attributes=[
-            {"name": "temp", "dataType": "number"}, {"name": "mode", "dataType": "string"},
-            {"name": "on", "dataType": "boolean"}])
+        device = create_device(api, app, attributes=STATE_ATTRIBUTES)
         path = f"{app}/devices/{device['id']}"
         base = _now_ms(losant_target) - 60_000
         # Distinct, increasing times; sent shuffled: "last" means latest time.
         timed = [{"time": base + 1000 * i, "data": data} for i, data in enumerate(reports)]
         sent = list(timed)
         order.shuffle(sent)
+        if len(sent) > 1 and sent == timed:
+            sent.reverse()  # never in time order: "last" must mean latest, not last sent
         expect_status(api.post(f"{path}/state", sent), 200, "sending device state")
         composite = expect_status(api.get(f"{path}/compositeState"), 200,
                                   "reading the composite state")
@@ -409,35 +461,41 @@ def test_composite_state_is_the_last_value_per_attribute(
                 defect(f"GET {path}/compositeState has {name}={got!r}; the report with the "
                        f"latest time sent {name}={last[-1]!r} (composite state is not the last "
                        f"value per attribute)", api.history[-1])
+            losant_coverage.hit("rule", f"composite state: attribute {name[2:]}")
+        if sent != timed:
+            losant_coverage.hit("rule", "composite state: out of order")
 
     prop()
 
 
-AGGREGATES = {
-    "SUM": sum, "MIN": min, "MAX": max, "COUNT": len, "MEAN": statistics.fmean,
-    "FIRST": lambda xs: xs[0], "LAST": lambda xs: xs[-1],
-    "MEDIAN": statistics.median, "STD_DEV": statistics.pstdev,
-}
+OUTLIER = 10**6  # reported just outside the window: counted only if the edges are wrong
+numbers = st.integers(-1000, 1000) | st.floats(-1000, 1000, allow_nan=False).map(
+    lambda f: round(f, 3))
 
 
 def test_time_series_aggregates_equal_a_reference_computation(
-        losant_target: Any, request: pytest.FixtureRequest) -> None:
+        losant_target: Any, losant_coverage: Any, request: pytest.FixtureRequest) -> None:
     api, app = losant_target.api, losant_target.app_path()
     device = create_device(api, app, attributes=[{"name": "level", "dataType": "number"}])
     path = f"{app}/devices/{device['id']}"
+    unknown = sorted(set(domains.aggregations()) - set(AGGREGATES))
+    if unknown:
+        defect(f"the spec lists aggregations {unknown} this suite has no reference for")
 
-    @_settings(request.config)
-    @given(values=st.lists(st.integers(-1000, 1000), min_size=1, max_size=12),
-           aggregation=st.sampled_from(sorted(AGGREGATES)))
-    def prop(values: list[int], aggregation: str) -> None:
-        # Each example reports into its own fresh window, far from the others.
+    def prop(values: list[float], aggregation: str, same_time: bool) -> None:
+        same_time = same_time and aggregation in ORDER_FREE and len(values) > 1
+        # Each example reports into its own fresh window, far from the others; the
+        # window's first and last points sit on its edges, outliers 1 ms outside.
         base = _now_ms(losant_target) - 3_600_000 - 10_000 * prop.calls
         prop.calls += 1
-        reports = [{"time": base + 100 * i, "data": {"level": v}} for i, v in enumerate(values)]
+        step = 0 if same_time else 100
+        end = base + step * (len(values) - 1)
+        reports = [{"time": base + step * i, "data": {"level": v}} for i, v in enumerate(values)]
+        reports += [{"time": base - 1, "data": {"level": OUTLIER}},
+                    {"time": end + 1, "data": {"level": -OUTLIER}}]
         expect_status(api.post(f"{path}/state", reports), 200, "sending device state")
-        query = {"start": base, "end": base + 100 * (len(values) - 1),
-                 "aggregation": aggregation, "attributes": ["level"],
-                 "deviceIds": [device["id"]]}
+        query = {"start": base, "end": end, "aggregation": aggregation,
+                 "attributes": ["level"], "deviceIds": [device["id"]]}
         body = expect_status(api.post(f"{app}/data/time-series-query", query), 200,
                              "a time-series query")
         points = body.get("devices", {}).get(device["id"], {}).get("points", [])
@@ -445,14 +503,31 @@ def test_time_series_aggregates_equal_a_reference_computation(
         expected = AGGREGATES[aggregation](values)
         if len(got) != 1 or not math.isclose(float(got[0]), float(expected), rel_tol=1e-9,
                                              abs_tol=1e-9):
-            defect(f"POST {app}/data/time-series-query {aggregation} over {values} returned "
+            defect(f"POST {app}/data/time-series-query {aggregation} over {values} "
+                   f"(window {base}..{end}{', one timestamp' if same_time else ''}) returned "
                    f"{got}, expected [{expected}] (wrong aggregate)", api.history[-1])
+        for cls, present in ((aggregation, True), ("window edges", True),
+                             ("single value", len(values) == 1),
+                             ("equal values", len(values) > 1 and len(set(values)) == 1),
+                             ("equal timestamps", same_time),
+                             ("floats", any(isinstance(v, float) for v in values))):
+            if present:
+                losant_coverage.hit("rule", f"aggregate: {cls}")
 
+    for i, aggregation in enumerate(domains.aggregations()):
+        prop = example(values=[3, -7.25, 12, 0, 5][: 2 + i % 4], aggregation=aggregation,
+                       same_time=False)(prop)
+    prop = example(values=[42], aggregation="MEAN", same_time=False)(prop)
+    prop = example(values=[4, 4, 4], aggregation="STD_DEV", same_time=False)(prop)
+    prop = example(values=[1, 9, 5], aggregation="MEDIAN", same_time=True)(prop)
     prop.calls = 0
-    prop()
+    wrapped = _settings(request.config)(given(
+        values=st.lists(numbers, min_size=1, max_size=12),
+        aggregation=st.sampled_from(domains.aggregations()), same_time=st.booleans())(prop))
+    wrapped()
 
 
-def test_sent_commands_read_back(losant_target: Any, data_device: dict,
+def test_sent_commands_read_back(losant_target: Any, data_device: dict, losant_coverage: Any,
                                  request: pytest.FixtureRequest) -> None:
     api = losant_target.api
     path = losant_target.app_path(f"/devices/{data_device['id']}/command")
@@ -471,17 +546,17 @@ def test_sent_commands_read_back(losant_target: Any, data_device: dict,
             defect(f"GET {path}?limit=1 returned {newest!r}; the command just sent was "
                    f"{{'name': {name!r}, 'payload': {payload!r}}} (commands do not read back)",
                    api.history[-1])
+        losant_coverage.hit("rule", "commands: read back")
 
     prop()
 
 
-def test_created_events_read_back(losant_target: Any, request: pytest.FixtureRequest) -> None:
+def test_created_events_read_back(losant_target: Any, losant_coverage: Any,
+                                  request: pytest.FixtureRequest) -> None:
     api, app = losant_target.api, losant_target.app_path()
 
-    @_settings(request.config)
-    @given(level=st.sampled_from(("info", "warning", "error", "critical")),
-           subject=names, message=st.text(max_size=40))
     def prop(level: str, subject: str, message: str) -> None:
+        losant_coverage.hit("rule", f"events: {level}")
         sent = {"level": level, "subject": subject, "message": message}
         created = expect_status(api.post(f"{app}/events", sent), 201, "creating an event")
         read = expect_status(api.get(f"{app}/events/{created['id']}"), 200, "reading an event")
@@ -493,4 +568,8 @@ def test_created_events_read_back(losant_target: Any, request: pytest.FixtureReq
             defect(f"a new event reads back in state {read.get('state')!r}, not 'new'",
                    api.history[-1])
 
-    prop()
+    for level in domains.event_levels():
+        prop = example(level=level, subject=f"Évent {level}", message="")(prop)
+    _settings(request.config)(given(
+        level=st.sampled_from(domains.event_levels()), subject=names,
+        message=st.text(max_size=40))(prop))()

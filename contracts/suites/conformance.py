@@ -27,7 +27,7 @@ from losant_kit.contracts.suites._support import unique
 
 pytestmark = pytest.mark.losant_suite("conformance")
 
-DEFAULT_EXAMPLES = 4
+DEFAULT_EXAMPLES = 3
 # Operations whose effects reach beyond the sandbox application, or that would
 # remove the sandbox itself; not run with --losant-live-safe.
 OUTSIDE_SANDBOX = frozenset({
@@ -36,6 +36,11 @@ OUTSIDE_SANDBOX = frozenset({
     "auth.authenticateUser", "auth.authenticateUserGithub", "auth.authenticateUserSaml",
 })
 DESTRUCTIVE_ACTIONS = ("delete", "removeData")
+
+
+def COVERAGE() -> dict[str, list[str]]:
+    """Every operation of the spec (streams aside), with positive and with negative data."""
+    return {"operation (positive)": _ordered(), "operation (negative)": _ordered()}
 
 
 def _ordered() -> list[str]:
@@ -49,7 +54,10 @@ def _ordered() -> list[str]:
 def conformance_schema(losant_target: Any, request: pytest.FixtureRequest) -> Any:
     from losant_kit.contracts.fuzz import build_schema
 
-    return build_schema(losant_target, max_examples=examples(request.config, DEFAULT_EXAMPLES))
+    schema = build_schema(losant_target, max_examples=examples(request.config, DEFAULT_EXAMPLES))
+    # Other suites draw single schema-valid examples from it (fuzz.example_request).
+    losant_target.cache.setdefault("example-schema", schema)
+    return schema
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +98,7 @@ def known_ids(losant_target: Any) -> Any:
 
 
 def _run(operation_id: str, mode: str, schema: Any, known: Any, target: Any,
-         request: pytest.FixtureRequest) -> None:
+         request: pytest.FixtureRequest, coverage: Any) -> None:
     from hypothesis import HealthCheck, Phase, given, seed, settings
     from schemathesis import GenerationMode
     from schemathesis.core.failures import FailureGroup
@@ -130,6 +138,7 @@ def _run(operation_id: str, mode: str, schema: Any, known: Any, target: Any,
     finally:
         # Read by the CLI for its cases/second figure (travels with xdist reports).
         request.node.user_properties.append(("cases", count[0]))
+        coverage.hit(f"operation ({mode})", operation_id, count[0])
     if found_text is not None:
         # Outside the except block, so pytest shows the message, not a chained traceback.
         pytest.fail(f"{operation.method.upper()} {operation.path} ({operation_id}, {mode} data) "
@@ -138,16 +147,20 @@ def _run(operation_id: str, mode: str, schema: Any, known: Any, target: Any,
 
 @pytest.mark.parametrize("operation_id", _ordered())
 def test_positive_cases_conform(operation_id: str, conformance_schema: Any, known_ids: Any,
-                                losant_target: Any, request: pytest.FixtureRequest) -> None:
+                                losant_target: Any, losant_coverage: Any,
+                                request: pytest.FixtureRequest) -> None:
     if losant_target.live_safe and operation_id in OUTSIDE_SANDBOX:
         pytest.skip("acts outside the sandbox application")
-    _run(operation_id, "positive", conformance_schema, known_ids, losant_target, request)
+    _run(operation_id, "positive", conformance_schema, known_ids, losant_target, request,
+         losant_coverage)
 
 
 @pytest.mark.parametrize("operation_id", _ordered())
 def test_invalid_input_is_refused_with_4xx(operation_id: str, conformance_schema: Any,
                                            known_ids: Any, losant_target: Any,
+                                           losant_coverage: Any,
                                            request: pytest.FixtureRequest) -> None:
     if losant_target.live_safe and operation_id in OUTSIDE_SANDBOX:
         pytest.skip("acts outside the sandbox application")
-    _run(operation_id, "negative", conformance_schema, known_ids, losant_target, request)
+    _run(operation_id, "negative", conformance_schema, known_ids, losant_target, request,
+         losant_coverage)

@@ -21,11 +21,12 @@ from typing import Any
 
 import pytest
 
+from losant_kit.contracts.client import describe
 from losant_kit.contracts.plugin import examples
 
 pytestmark = pytest.mark.losant_suite("stateful")
 
-DEFAULT_SCENARIOS = 25
+DEFAULT_SCENARIOS = 10  # the declared links are each followed once before the walks
 STEPS = 8
 RESOURCES = ("applications", "application", "applicationKeys", "applicationKey",
              "applicationApiTokens", "applicationApiToken", "devices", "device",
@@ -101,6 +102,40 @@ class Lifecycle:
                 f"(deleted resource still readable)")
 
 
+def _links(live_safe: bool = False) -> list[tuple[str, str, dict[str, str]]]:
+    """(creator, target, parameters) of every link of the record resources, in spec order."""
+    from losant_kit.contracts.spec_view import _METHODS
+
+    found = []
+    for item in _chains_document()["paths"].values():
+        for method, op in item.items():
+            if method not in _METHODS or not CRUD.match(op.get("operationId", "")):
+                continue
+            for response in op["responses"].values():
+                for link in (response.get("links") or {}).values():
+                    if CRUD.match(link["operationId"]):
+                        found.append((op["operationId"], link["operationId"],
+                                      dict(link.get("parameters", {}))))
+    if live_safe:
+        found = [f for f in found if not {f[0], f[1]} & set(LIVE_SAFE_EXCLUDED)]
+    return found
+
+
+def COVERAGE() -> dict[str, list[str]]:
+    links = _links()
+    return {"link": [f"{a} -> {b}" for a, b, _ in links],
+            "operation": sorted({o for a, b, _ in links for o in (a, b)})}
+
+
+def _resolve(expression: str, request_path: dict[str, str], body: Any) -> Any:
+    """An OpenAPI runtime expression of the two forms the spec's links use."""
+    if expression.startswith("$request.path."):
+        return request_path.get(expression.removeprefix("$request.path."))
+    if expression.startswith("$response.body#/") and isinstance(body, dict):
+        return body.get(expression.removeprefix("$response.body#/"))
+    return None
+
+
 def _only_declared_links(schema: Any) -> None:
     """Walk the spec's links only, not Schemathesis' inferred resource graph.
 
@@ -125,9 +160,11 @@ def _machine(target: Any, max_examples: int) -> Any:
     base = schema.as_state_machine()
 
     created_apps: set[str] = set()
+    called: list[str] = []
 
     class ContractStateMachine(base):  # type: ignore[misc, valid-type]
         first_failure: str | None = None
+        calls = called  # every operation the walks called, for the coverage table
 
         def setup(self) -> None:
             super().setup()
@@ -145,6 +182,7 @@ def _machine(target: Any, max_examples: int) -> Any:
 
         def after_call(self, response: Any, case: Any) -> None:
             super().after_call(response, case)
+            called.append(case.operation.definition.raw.get("operationId"))
             if case.operation.definition.raw.get("operationId") == "applications.post" \
                     and response.status_code == 201:
                 created_apps.add(response.json().get("id"))
@@ -163,7 +201,68 @@ def _machine(target: Any, max_examples: int) -> Any:
     return ContractStateMachine
 
 
-def test_link_chains_keep_resources_consistent(losant_target: Any,
+def test_every_declared_link_holds(losant_target: Any, losant_coverage: Any) -> None:
+    """Each link once: create with its creator, call its target with the ids it names."""
+    from losant_kit.contracts.fuzz import example_request
+    from losant_kit.contracts.spec_view import operations
+
+    target, api = losant_target, losant_target.api
+    lifecycle = Lifecycle()
+    links = _links(target.live_safe)
+    # Creators whose path the sandbox alone fills first (devices before attributes).
+    creators = sorted(dict.fromkeys(a for a, _, _ in links),
+                      key=lambda o: operations()[o].path.count("{"))
+    ids = {"applicationId": target.application_id}
+    failures = []
+
+    def call(operation_id: str, params: dict[str, str], via: str = "") -> Any:
+        op = operations()[operation_id]
+        path = re.sub(r"\{([^}]+)\}", lambda m: str(params.get(m.group(1), "")), op.path)
+        body = None if op.method in ("GET", "DELETE") else example_request(target,
+                                                                            operation_id)["body"]
+        response = api.request(op.method, path, json_body=body)
+        losant_coverage.hit("operation", operation_id)
+        try:
+            lifecycle.check(op.method, path, response)
+        except AssertionError as found:
+            failures.append(f"{via or operation_id}: {found}\n  {describe(response)}")
+        return response
+
+    for creator in creators:
+        op = operations()[creator]
+        params = {name: ids[name] for name in re.findall(r"\{([^}]+)\}", op.path)
+                  if name in ids}
+        made = call(creator, params)
+        if made.status_code != 201:
+            failures.append(f"{creator} with a schema-valid example answered "
+                            f"{made.status_code}, so none of its links could be followed\n"
+                            f"  {describe(made)}")
+            continue
+        body = made.json()
+        # Removals last: a link to delete must not spoil the others of this creator.
+        for _, link_target, parameters in sorted(
+                (f for f in links if f[0] == creator), key=lambda f: f[1].endswith(".delete")):
+            resolved = {name: _resolve(expr, params, body) for name, expr in parameters.items()}
+            call(link_target, resolved, via=f"link {creator} -> {link_target}")
+            losant_coverage.hit("link", f"{creator} -> {link_target}")
+            if link_target.endswith(".delete"):
+                # Deleted means gone: the same resource read once more must be 404.
+                getter = link_target.removesuffix(".delete") + ".get"
+                if getter in operations():
+                    call(getter, resolved, via=f"{getter} after link {creator} -> "
+                                               f"{link_target}")
+        # A fresh one for the creators below (the links above may have deleted this one).
+        feeder = call(creator, params)
+        for name, expr in next((p for a, _, p in links if a == creator), {}).items():
+            if expr.startswith("$response.body#/") and name not in ids \
+                    and feeder.status_code == 201:
+                ids[name] = _resolve(expr, params, feeder.json())
+    if failures:
+        pytest.fail("a declared link broke the contract:\n" + "\n".join(failures[:5]),
+                    pytrace=False)
+
+
+def test_link_chains_keep_resources_consistent(losant_target: Any, losant_coverage: Any,
                                                request: pytest.FixtureRequest) -> None:
     from hypothesis import HealthCheck, Phase, settings
     from schemathesis.core.failures import FailureGroup
@@ -184,6 +283,8 @@ def test_link_chains_keep_resources_consistent(losant_target: Any,
                                                      | AssertionError)):
             raise
         found_text = machine.first_failure or failure_text(found)
+    for operation_id in machine.calls:
+        losant_coverage.hit("operation", operation_id)
     if found_text is not None:
         pytest.fail(f"a create/read/update/delete chain broke the contract:\n{found_text}",
                     pytrace=False)

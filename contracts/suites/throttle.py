@@ -40,7 +40,17 @@ WINDOW_CALLS = {
                                                lambda i: {"status": "connected"}),
     "events.post": lambda api, target, device_id, i: api.post(
         target.app_path("/events"), {"level": "info", "subject": f"throttle {i}"}),
+    "application.mqttPublishMessage": lambda api, target, device_id, i: api.post(
+        target.app_path("/mqttPublishMessage"), {"topic": f"contracts/{i}", "message": str(i)}),
 }
+
+
+def COVERAGE() -> dict[str, list[str]]:
+    """Every window and concurrency limit the spec publishes (``x-throttle``)."""
+    limited = sorted(operations().values(), key=lambda o: o.id)
+    return {kind: [o.id for o in limited if o.throttle and o.throttle["kind"] == key]
+            for kind, key in (("window throttle", "window"),
+                              ("concurrency limit", "concurrent"))}
 
 
 def _raw(target: Any) -> Any:
@@ -68,7 +78,7 @@ def _let_window_pass(target: Any, seconds: float) -> None:
 
 @pytest.mark.parametrize("operation_id", sorted(WINDOW_CALLS))
 def test_window_limit_accepts_exactly_the_limit_then_429_then_recovers(
-        operation_id: str, losant_target: Any) -> None:
+        operation_id: str, losant_target: Any, losant_coverage: Any) -> None:
     throttle = operations()[operation_id].throttle
     assert throttle and throttle["kind"] == "window", f"{operation_id} has no window throttle"
     api, call = _raw(losant_target), WINDOW_CALLS[operation_id]
@@ -96,7 +106,8 @@ def test_window_limit_accepts_exactly_the_limit_then_429_then_recovers(
     if not retry_after.isdigit() or int(retry_after) < 1:
         defect(f"{operation_id}'s 429 has Retry-After {retry_after!r} (want whole seconds >= 1)",
                over)
-    if throttle.get("per") == "device":
+    losant_coverage.hit("window throttle", operation_id, limit + 1)
+    if throttle.get("per") == "device" and "{deviceId}" in operations()[operation_id].path:
         elsewhere = call(api, losant_target, other, 0)
         if elsewhere.status_code == 429:
             defect(f"{operation_id} for another device was refused while one device was "
@@ -132,31 +143,54 @@ def test_shared_bucket_counts_both_operations(losant_target: Any) -> None:
     _let_window_pass(losant_target, float(state.throttle["window_s"]))
 
 
+CONCURRENT = sorted(o.id for o in operations().values()
+                    if o.throttle and o.throttle["kind"] == "concurrent")
+
+
 @pytest.mark.losant_not_live_safe
+@pytest.mark.parametrize("operation_id", CONCURRENT)
 def test_concurrency_limited_job_refuses_a_second_call_while_one_runs(
-        losant_target: Any) -> None:
-    throttle = operations()["devices.export"].throttle
+        operation_id: str, losant_target: Any, losant_coverage: Any) -> None:
+    import re
+
+    from losant_kit.contracts.fuzz import example_request
+
+    op = operations()[operation_id]
+    throttle = op.throttle
     assert throttle and throttle["kind"] == "concurrent"
     api = _raw(losant_target)
-    path = losant_target.app_path("/devices/export")
+    device = create_device(losant_target.api, losant_target.app_path())["id"]
+    ids = {"applicationId": losant_target.application_id, "deviceId": device}
+    path = re.sub(r"\{([^}]+)\}", lambda m: ids.get(m.group(1), ""), op.path)
     if losant_target.is_mock:
         losant_target.reset_throttles()
-    body = {"email": f"{unique('export')}@example.com"}
-    expect_status(api.post(path, body), 202, "starting a device export")
-    second = api.post(path, body)
+    example = example_request(losant_target, operation_id)
+    body = example["body"]
+    if isinstance(body, dict) and "email" in body:
+        body = {**body, "email": f"{unique('export')}@example.com"}
+
+    def start() -> Any:
+        return api.request(op.method, path, json_body=body, params=example["query"] or None)
+
+    first = start()
+    if first.status_code != 202:
+        pytest.skip(f"{operation_id} did not start a job with a schema-valid example "
+                    f"({first.status_code}: {first.text[:120]}); its limit is not exercised")
+    second = start()
     if second.status_code != 429:
-        defect(f"POST {path} started a second export ({second.status_code}) while one was "
+        defect(f"{op.method} {path} started a second job ({second.status_code}) while one was "
                f"running; the limit is {throttle['limit']} concurrent per {throttle['per']} "
                f"(missing concurrency limit)", second)
+    losant_coverage.hit("concurrency limit", operation_id, 2)
     deadline = time.monotonic() + 120
     while True:
         if losant_target.is_mock:
             losant_target.advance_clock(60)
         else:
             time.sleep(5)
-        again = api.post(path, body)
+        again = start()
         if again.status_code == 202:
             break
         if time.monotonic() > deadline:
-            defect(f"POST {path} still refused {again.status_code} long after the first export "
-                   f"should have finished (concurrency slot never released)", again)
+            defect(f"{op.method} {path} still refused {again.status_code} long after the first "
+                   f"job should have finished (concurrency slot never released)", again)

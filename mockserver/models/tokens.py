@@ -38,13 +38,20 @@ class ApiTokens:
         self.backend = backend
         self.store = backend.store
 
-    def _owner(self, principal: Principal, owner_type: OwnerType, owner_id: str | None) -> str:
+    def _owner(
+        self,
+        principal: Principal,
+        owner_type: OwnerType,
+        owner_id: str | None,
+        managing: bool = True,
+    ) -> str:
         """Resolve and authorise the owner (an application id, or the calling user)."""
         if owner_type == "application":
             return self.backend.applications.visible(principal, owner_id or "")["id"]
         if principal.user_id is None:
             raise Forbidden("Only users have user API tokens")
-        if principal.kind == "apiToken":
+        # denyOauthTokens marks post, patch and delete only: reading stays allowed.
+        if principal.kind == "apiToken" and managing:
             # A token may not mint or manage tokens of its user (platform: denyOauthTokens).
             raise Forbidden("User API tokens cannot manage user API tokens")
         return principal.user_id
@@ -58,7 +65,7 @@ class ApiTokens:
         owner_id: str | None,
         params: dict[str, Any],
     ) -> dict[str, Any]:
-        owner = self._owner(principal, owner_type, owner_id)
+        owner = self._owner(principal, owner_type, owner_id, managing=False)
         records = [t for t in self.store.children(KIND, owner) if t["ownerType"] == owner_type]
         extra = {"ownerId": owner, "ownerType": owner_type}
         return collection(records, params, render=public, extra=extra)
@@ -112,9 +119,14 @@ class ApiTokens:
     # ------------------------------------------------------------ one token
 
     def _find(
-        self, principal: Principal, owner_type: OwnerType, owner_id: str | None, token_id: str
+        self,
+        principal: Principal,
+        owner_type: OwnerType,
+        owner_id: str | None,
+        token_id: str,
+        managing: bool = True,
     ) -> Record:
-        owner = self._owner(principal, owner_type, owner_id)
+        owner = self._owner(principal, owner_type, owner_id, managing)
         record = self.store.get(KIND, token_id)
         if record is None or record["ownerId"] != owner or record["ownerType"] != owner_type:
             raise NotFound.resource("API token", token_id)
@@ -123,7 +135,7 @@ class ApiTokens:
     def get(
         self, principal: Principal, owner_type: OwnerType, owner_id: str | None, token_id: str
     ) -> Record:
-        return public(self._find(principal, owner_type, owner_id, token_id))
+        return public(self._find(principal, owner_type, owner_id, token_id, managing=False))
 
     def patch(
         self,

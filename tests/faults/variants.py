@@ -6,6 +6,7 @@ in-process mock (contracts.target.default_mock), then breaks one thing.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from losant_kit.contracts.target import default_mock
@@ -115,6 +116,30 @@ def patch_not_persisted() -> Any:
     return mock
 
 
+def case_sensitive_filter() -> Any:
+    """Glob filters compare case-sensitively (the platform ignores case)."""
+    mock = default_mock()
+    devices = mock.backend.devices
+    original = devices.list
+
+    def list_case_sensitive(principal: Any, app_id: str, params: dict) -> dict:
+        pattern, field = params.get("filter"), params.get("filterField") or "name"
+        if not pattern:
+            return original(principal, app_id, params)
+        regex = re.compile(".*".join(re.escape(p) for p in pattern.split("*")), re.DOTALL)
+        rest = {k: v for k, v in params.items()
+                if k not in ("filter", "filterField", "page", "perPage")}
+        everything = original(principal, app_id, {**rest, "page": 0, "perPage": 1000})
+        items = [d for d in everything["items"] if regex.fullmatch(str(d.get(field, "")))]
+        page, per_page = int(params.get("page") or 0), int(params.get("perPage") or 100)
+        chunk = items[page * per_page:(page + 1) * per_page]
+        return {**everything, "items": chunk, "count": len(chunk), "totalCount": len(items),
+                "page": page, "perPage": per_page}
+
+    devices.list = list_case_sensitive
+    return mock
+
+
 # ---------------------------------------------------------------- stateful
 
 
@@ -141,6 +166,33 @@ def leaky_device_token() -> Any:
     mock = default_mock()
     keys = mock.backend.keys
     keys.reach = lambda principal: (lambda device: True)
+    return mock
+
+
+def expired_token_accepted() -> Any:
+    """Signed tokens are accepted after their expiry (exp is never compared)."""
+    mock = default_mock()
+    signer = mock.backend.signer
+    original = signer.decode
+    signer.decode = lambda token, now: original(token, now=0)
+    return mock
+
+
+def subresource_leak() -> Any:
+    """A device's composite state is readable with any device token of its application,
+    whatever the token's access key allows (the device itself stays guarded)."""
+    mock = default_mock()
+    telemetry, keys = mock.backend.telemetry, mock.backend.keys
+    original = telemetry.composite
+
+    def composite_ignoring_the_key(*args: Any, **kwargs: Any) -> Any:
+        keys.reach = lambda principal: (lambda device: True)
+        try:
+            return original(*args, **kwargs)
+        finally:
+            del keys.reach  # back to the class's own method
+
+    telemetry.composite = composite_ignoring_the_key
     return mock
 
 
@@ -176,3 +228,15 @@ def flat_group_tree() -> Any:
     mock = default_mock()
     mock.backend.experience_groups.ancestor_ids = lambda group: []
     return mock
+
+
+# ---------------------------------------------------------------- not faults
+
+
+def single_login() -> Any:
+    """The unbroken mock with one login only (as ``losant-mock serve --user E:P``)."""
+    from losant_kit.contracts.target import MOCK_LOGIN
+    from losant_kit.mockserver.app import create_app
+    from losant_kit.mockserver.settings import Settings
+
+    return create_app(Settings(seed=1, users=(MOCK_LOGIN,)))
