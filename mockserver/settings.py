@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -31,3 +32,12 @@ class Settings:
 
     empty: bool = False
     """Start with no world at all (tests that build their own state)."""
+
+    cors: bool = True
+    """Answer CORS preflights and add CORS headers (mockserver.cors)."""
+
+    cors_origins: tuple[str, ...] = ()
+    """Origins CORS allows; empty: any (the request's Origin is echoed)."""
+
+    faults: tuple[dict[str, Any], ...] = ()
+    """Fault rules installed at start and again on every reset (``--fault``)."""
