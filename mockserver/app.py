@@ -150,7 +150,9 @@ class MockApp:
         self._spec_text = specs.PLATFORM_SPEC.read_bytes()
         self.faults = Faults(self.spec, settings.seed, settings.faults)
         self._faulted = FaultLayer(self.connexion, self.faults)
-        self._entry = CorsLayer(self._serve, settings.cors_origins) if settings.cors else self._serve
+        self._entry = (
+            CorsLayer(self._serve, settings.cors_origins) if settings.cors else self._serve
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.faults.rules:

@@ -3,6 +3,7 @@
 losant-mock serve [--host 127.0.0.1] [--port 8080] [--seed INT] [--fixtures PATH]
                   [--user EMAIL:PASSWORD ...] [--jwt-secret S]
                   [--throttle on|off] [--throttle-scale F] [--job-duration S]
+                  [--cors on|off] [--cors-origin ORIGIN ...] [--fault RULE ...]
 """
 
 from __future__ import annotations
@@ -26,6 +27,15 @@ def _on_off(value: str) -> bool:
     if value not in ("on", "off"):
         raise argparse.ArgumentTypeError("expected on or off")
     return value == "on"
+
+
+def _fault(value: str) -> dict:
+    from losant_kit.mockserver.faults import parse_cli_rule
+
+    try:
+        return parse_cli_rule(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,6 +81,29 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long simulated jobs take on the mock's clock (default 2)",
     )
+    serve.add_argument(
+        "--cors",
+        type=_on_off,
+        default=True,
+        metavar="on|off",
+        help="answer CORS preflights and add CORS headers (default on)",
+    )
+    serve.add_argument(
+        "--cors-origin",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="ORIGIN",
+        help="allow only these origins, e.g. http://localhost:5173 (default: any)",
+    )
+    serve.add_argument(
+        "--fault",
+        type=_fault,
+        action="append",
+        default=[],
+        metavar="RULE",
+        help="a fault rule, e.g. 'device.get status=503 times=2' or JSON (repeatable)",
+    )
     return parser
 
 
@@ -85,6 +118,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
         throttle=args.throttle,
         throttle_scale=args.throttle_scale,
         job_duration_s=args.job_duration,
+        cors=args.cors,
+        cors_origins=tuple(args.cors_origin),
+        faults=tuple(args.fault),
     )
 
 
@@ -102,7 +138,8 @@ def banner(url: str, summary: dict, started_in: float) -> str:
             lines.append(f"  device key:   {key['key']} / {key['secret']}")
     lines += [
         f"  spec:         {url}/openapi.json   Swagger UI: {url}/ui/",
-        f"  control API:  {url}/_mock/  (reset, snapshot, requests, clock, throttles, jobs)",
+        f"  inspector:    {url}/_mock/",
+        f"  control API:  {url}/_mock/index.json  (reset, snapshot, requests, clock, faults, ...)",
         f"  index:        {url}/",
         "Press Ctrl-C to stop.",
     ]
@@ -125,10 +162,14 @@ def serve(args: argparse.Namespace) -> int:
 
     from losant_kit.fixtures import WorldFileError
     from losant_kit.mockserver.app import create_app
+    from losant_kit.mockserver.errors import ValidationError
 
     started = time.perf_counter()
     try:
         app = create_app(settings_from(args))
+    except ValidationError as exc:
+        print(f"losant-mock: --fault: {exc.message}", file=sys.stderr)
+        return 2
     except (WorldFileError, FileNotFoundError) as exc:
         print(f"losant-mock: {exc}", file=sys.stderr)
         return 2

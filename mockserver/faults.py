@@ -2,7 +2,7 @@
 
 A rule (``POST /_mock/faults``, ``--fault``, the inspector page)::
 
-    {"match": {"operationId": "device.get"} | {"method": "GET", "path": "/applications/*/devices/*"},
+    {"match": {"operationId": "device.get"},   # or {"method": "GET", "path": "/applications/*"}
      "latencyMs": 300, "status": 503, "drop": false, "probability": 1.0, "times": 5}
 
 Every field but ``match`` is optional. A request the rule matches waits
