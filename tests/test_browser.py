@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import shutil
 import subprocess
 import threading
@@ -264,3 +265,42 @@ def test_inspector_reset_button_resets_the_world(
                      headers=_login(live))
     assert gone.status_code == 404
     inspector.screenshot(path=str(tmp_path / "inspector-after-reset.png"), full_page=True)
+
+
+def test_inspector_fault_form_adds_a_rule_that_applies(inspector: Page, live: LiveServer) -> None:
+    inspector.fill("#fault-operation", "me.get")
+    inspector.fill("#fault-status", "503")
+    inspector.fill("#fault-times", "1")
+    inspector.click("#fault-form button[type=submit]")
+    inspector.wait_for_selector('#fault-table tr[data-fault-id="1"]', timeout=ELEMENT_WAIT_MS)
+    rules = httpx.get(f"{live.url}/_mock/faults").json()["items"]
+    assert [(r["match"], r["status"], r["times"]) for r in rules] == [
+        ({"operationId": "me.get"}, 503, 1)]
+    assert httpx.get(f"{live.url}/me", headers=_login(live)).status_code == 503
+
+
+def test_inspector_snapshot_download_is_the_state(inspector: Page, live: LiveServer) -> None:
+    with inspector.expect_download(timeout=ELEMENT_WAIT_MS) as download_info:
+        inspector.click("#snapshot-download")
+    saved = download_info.value.path()
+    snapshot = json.loads(Path(saved).read_text())
+    assert snapshot["version"] == 1
+    assert len(snapshot["records"]["applications"]) == len(live.app.world_summary["applications"])
+
+
+def test_inspector_snapshot_upload_restores_the_state(
+    inspector: Page, live: LiveServer, app_id: str, tmp_path: Path
+) -> None:
+    auth = _login(live)
+    device_id = httpx.post(f"{live.url}/applications/{app_id}/devices", headers=auth,
+                           json={"name": "kept-in-snapshot"}).json()["id"]
+    saved = tmp_path / "snapshot.json"
+    saved.write_text(httpx.get(f"{live.url}/_mock/snapshot").text)
+    httpx.post(f"{live.url}/_mock/reset")
+    inspector.set_input_files("#snapshot-upload", str(saved))
+    inspector.wait_for_function(
+        "document.querySelector('#notice').textContent.startsWith('Snapshot imported')",
+        timeout=ELEMENT_WAIT_MS,
+    )
+    restored = httpx.get(f"{live.url}/applications/{app_id}/devices/{device_id}", headers=auth)
+    assert restored.status_code == 200
