@@ -226,10 +226,14 @@ def path_glob(pattern: str) -> re.Pattern[str]:
 
 
 class OperationRouter:
-    """Which platform operation a method and path address, from the spec's paths."""
+    """Which platform operation a method and path address, from the spec's paths.
+
+    Routes are grouped by method and segment count, so a lookup tries a
+    handful of patterns, not all of them (it runs per request while an
+    operationId rule exists)."""
 
     def __init__(self, spec: PlatformSpec) -> None:
-        routes = []
+        groups: dict[tuple[str, int], list[tuple[int, re.Pattern[str], str]]] = {}
         for operation in spec.operations.values():
             segments = operation.path.strip("/").split("/")
             literal = sum(1 for seg in segments if not seg.startswith("{"))
@@ -237,15 +241,18 @@ class OperationRouter:
                 "/" + "/".join("[^/]+" if seg.startswith("{") else re.escape(seg)
                                for seg in segments)
             )
-            routes.append((-literal, operation.method.upper(), regex, operation.id))
+            key = (operation.method.upper(), len(segments))
+            groups.setdefault(key, []).append((-literal, regex, operation.id))
         # A literal segment beats a parameter (``/devices/export`` before ``/devices/{id}``).
-        routes.sort(key=lambda route: route[0])
-        self.routes = [(method, regex, op_id) for _, method, regex, op_id in routes]
+        self.groups = {
+            key: [(regex, op_id) for _, regex, op_id in sorted(routes, key=lambda r: r[0])]
+            for key, routes in groups.items()
+        }
 
     def operation_id(self, method: str, path: str) -> str | None:
         path = path.rstrip("/") or "/"
-        for route_method, regex, op_id in self.routes:
-            if route_method == method and regex.fullmatch(path):
+        for regex, op_id in self.groups.get((method, path.count("/")), ()):
+            if regex.fullmatch(path):
                 return op_id
         return None
 

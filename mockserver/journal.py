@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -34,7 +34,9 @@ class Journal:
         self.clock = clock
         self.entries: deque[dict[str, Any]] = deque(maxlen=capacity)
         self._ids = itertools.count(1)
-        self._bodies: dict[int, _Bodies] = {}
+        # An OrderedDict, not a dict: dropping the oldest is O(1) (a dict used as
+        # a FIFO rescans its deleted slots on every next(iter(...))).
+        self._bodies: OrderedDict[int, _Bodies] = OrderedDict()
 
     async def wrap(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith("/_mock"):
@@ -73,7 +75,7 @@ class Journal:
     def _keep_bodies(self, entry_id: int) -> _Bodies:
         bodies = self._bodies[entry_id] = _Bodies()
         while len(self._bodies) > BODIES_KEPT:
-            del self._bodies[next(iter(self._bodies))]
+            self._bodies.popitem(last=False)
         return bodies
 
     def get(self, entry_id: int) -> dict[str, Any] | None:
