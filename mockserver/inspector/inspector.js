@@ -6,7 +6,9 @@
 const API = '/_mock';
 const POLL_MS = 1000;
 const MAX_ROWS = 500;
+const WORLD_EVERY_TICKS = 5; // the world (devices' last state) refreshes less often
 let lastRequestId = 0;
+let ticks = 0;
 let selectedRequest = null;
 
 const $ = (selector) => document.querySelector(selector);
@@ -55,7 +57,12 @@ async function renderWorld() {
       el('li', {}, el('code', {}, login.email), ' / ', el('code', {}, login.password))))
   );
   const apps = $('#applications');
+  // Re-rendered every few ticks: keep the applications the user opened open.
+  const open = new Set([...apps.querySelectorAll('details[open]')].map((d) => d.dataset.applicationId));
   apps.replaceChildren(...overview.applications.map(renderApplication));
+  for (const details of apps.querySelectorAll('details')) {
+    if (open.has(details.dataset.applicationId)) details.open = true;
+  }
   apps.dataset.count = String(overview.applications.length);
 }
 
@@ -251,8 +258,9 @@ async function refreshAll() {
 async function tick() {
   if ($('#journal-follow').checked) {
     try {
+      ticks += 1;
       await Promise.all([pollJournal(), renderFaults(), renderThrottles(), renderJobs(),
-        renderClock()]);
+        renderClock(), ticks % WORLD_EVERY_TICKS === 0 ? renderWorld() : null]);
       document.body.dataset.live = 'ok';
     } catch (err) {
       document.body.dataset.live = 'error';
