@@ -3,8 +3,9 @@
     app = create_app(Settings(seed=7))
     uvicorn.run(app, port=8080)
 
-Layers, outermost first: the request journal; ``/openapi.json`` served from
-the committed spec text; the control API under ``/_mock``; Connexion (routing,
+Layers, outermost first: CORS (mockserver.cors); ``/openapi.json`` served from
+the committed spec text; the request journal; fault injection
+(mockserver.faults); the control API under ``/_mock``; Connexion (routing,
 security, validation, Swagger UI at ``/ui``) with the platform spec, whose
 endpoints come from the dispatcher.
 """
@@ -23,15 +24,18 @@ from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from connexion.resolver import Resolver
 from connexion.spec import OpenAPISpecification
 from starlette.exceptions import HTTPException
+from starlette.responses import RedirectResponse
 from starlette.types import Receive, Scope, Send
 
 from losant_kit import specs
 from losant_kit.mockserver import handlers
 from losant_kit.mockserver.auth import TokenSigner, bearer_handler_class
 from losant_kit.mockserver.clock import Clock
+from losant_kit.mockserver.cors import CorsLayer
 from losant_kit.mockserver.dispatch import Dispatcher
 from losant_kit.mockserver.errors import PlatformError
 from losant_kit.mockserver.experience.server import ExperienceRuntime
+from losant_kit.mockserver.faults import TRANSPORT_KEY, FaultLayer, Faults, transport_of
 from losant_kit.mockserver.journal import Journal
 from losant_kit.mockserver.models.backend import Backend
 from losant_kit.mockserver.mqtt import MqttBroker
@@ -158,25 +162,41 @@ class MockApp:
         self.connexion.add_error_handler(HTTPException, _http_error)
         self.connexion.add_error_handler(Exception, _unexpected)
         self._spec_text = specs.PLATFORM_SPEC.read_bytes()
-        # Experiences are served in front of the platform API (mockserver/experience/).
+        # Experiences are served in front of the platform API (mockserver/experience/),
+        # with the CORS headers the experience itself declares (endpointDefaultCors),
+        # so the platform's CORS layer stays out of their way.
         self.experience = ExperienceRuntime(self.backend)
+        self.faults = Faults(self.spec, settings.seed, settings.faults)
+        self._faulted = FaultLayer(self.connexion, self.faults)
+        self._entry = (
+            CorsLayer(self._serve, settings.cors_origins) if settings.cors else self._serve
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self.experience.claims(scope):
             await self.journal.wrap(self.experience, scope, receive, send)
             return
+        if self.faults.rules:
+            scope[TRANSPORT_KEY] = transport_of(send)
+        await self._entry(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path = scope["path"]
             if path == "/openapi.json":
                 await _send_json(send, self._spec_text)
                 return
-            if path in ("/", "/_mock"):
+            if path == "/":
                 await _send_json(send, json.dumps(self.control.index()).encode())
+                return
+            if path == "/_mock":
+                # The inspector's relative links need the trailing slash.
+                await RedirectResponse("/_mock/")(scope, receive, send)
                 return
         elif scope["type"] == "lifespan":  # the MQTT broker starts and stops with the app
             await self.mqtt.lifespan(self.connexion, scope, receive, send)
             return
-        await self.journal.wrap(self.connexion, scope, receive, send)
+        await self.journal.wrap(self._faulted, scope, receive, send)
 
 
 async def _send_json(send: Send, body: bytes) -> None:

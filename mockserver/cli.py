@@ -7,6 +7,7 @@ losant-mock serve [--host 127.0.0.1] [--port 8080] [--seed INT] [--fixtures PATH
                   [--data PATH]
 losant-mock data export PATH [FILE]          (FILE omitted: stdout)
 losant-mock data import FILE PATH [--replace]
+                  [--cors on|off] [--cors-origin ORIGIN ...] [--fault RULE ...]
 """
 
 from __future__ import annotations
@@ -30,6 +31,15 @@ def _on_off(value: str) -> bool:
     if value not in ("on", "off"):
         raise argparse.ArgumentTypeError("expected on or off")
     return value == "on"
+
+
+def _fault(value: str) -> dict:
+    from losant_kit.mockserver.faults import parse_cli_rule
+
+    try:
+        return parse_cli_rule(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,6 +114,29 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("path", type=Path, metavar="PATH", help="the --data file to create")
     load.add_argument("--replace", action="store_true",
                       help="overwrite PATH if it exists (never while a mock runs on it)")
+    serve.add_argument(
+        "--cors",
+        type=_on_off,
+        default=True,
+        metavar="on|off",
+        help="answer CORS preflights and add CORS headers (default on)",
+    )
+    serve.add_argument(
+        "--cors-origin",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="ORIGIN",
+        help="allow only these origins, e.g. http://localhost:5173 (default: any)",
+    )
+    serve.add_argument(
+        "--fault",
+        type=_fault,
+        action="append",
+        default=[],
+        metavar="RULE",
+        help="a fault rule, e.g. 'device.get status=503 times=2' or JSON (repeatable)",
+    )
     return parser
 
 
@@ -131,6 +164,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
         mqtt_port=args.mqtt_port if args.mqtt else None,
         mqtt_ws_port=args.mqtt_ws_port if args.mqtt else None,
         data=args.data,
+        cors=args.cors,
+        cors_origins=tuple(args.cors_origin),
+        faults=tuple(args.fault),
     )
 
 
@@ -161,7 +197,8 @@ def banner(url: str, summary: dict, started_in: float, mqtt: str | None = None) 
         )
     lines += [
         f"  spec:         {url}/openapi.json   Swagger UI: {url}/ui/",
-        f"  control API:  {url}/_mock/  (reset, snapshot, requests, clock, throttles, jobs)",
+        f"  inspector:    {url}/_mock/",
+        f"  control API:  {url}/_mock/index.json  (reset, snapshot, requests, clock, faults, ...)",
         f"  index:        {url}/",
         *([f"  mqtt:         {mqtt}  (client id = device id, username/password = key/secret)"]
           if mqtt else []),
@@ -186,11 +223,15 @@ def serve(args: argparse.Namespace) -> int:
 
     from losant_kit.fixtures import WorldFileError
     from losant_kit.mockserver.app import create_app
+    from losant_kit.mockserver.errors import ValidationError
     from losant_kit.mockserver.persistence import DataFileError
 
     started = time.perf_counter()
     try:
         app = create_app(settings_from(args))
+    except ValidationError as exc:
+        print(f"losant-mock: --fault: {exc.message}", file=sys.stderr)
+        return 2
     except (WorldFileError, FileNotFoundError, DataFileError) as exc:
         print(f"losant-mock: {exc}", file=sys.stderr)
         return 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime
+from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -14,6 +15,7 @@ from starlette.responses import Response
 from losant_kit import specs
 from losant_kit.mockserver.clock import iso
 from losant_kit.mockserver.errors import NotFound, ValidationError
+from losant_kit.mockserver.overview import overview
 
 if TYPE_CHECKING:
     from losant_kit.mockserver.app import MockApp
@@ -24,7 +26,8 @@ SNAPSHOT_VERSION = 1
 INDEX_LINKS = {
     "spec": "/openapi.json",
     "swaggerUi": "/ui/",
-    "control": "/_mock/",
+    "control": "/_mock/index.json",
+    "inspector": "/_mock/",
     "controlSpec": "/_mock/openapi.json",
     "world": "/_mock/world",
     "requests": "/_mock/requests",
@@ -33,6 +36,13 @@ INDEX_LINKS = {
     "jobs": "/_mock/jobs",
     "snapshot": "/_mock/snapshot",
     "mqtt": "/_mock/mqtt",
+    "faults": "/_mock/faults",
+    "overview": "/_mock/overview",
+}
+INSPECTOR_TYPES = {
+    "index.html": "text/html; charset=utf-8",
+    "inspector.js": "text/javascript; charset=utf-8",
+    "inspector.css": "text/css; charset=utf-8",
 }
 
 
@@ -71,6 +81,7 @@ class Control:
         self.backend.clear()
         self.backend.clock.reset()
         self.mock.throttles.reset()
+        self.mock.faults.reset()
         return self.load_initial_world()
 
     def world(self) -> dict[str, Any]:
@@ -101,9 +112,18 @@ class Control:
         status: int | None = None,
         method: str | None = None,
         limit: int | None = None,
+        since: int | None = None,
     ) -> dict[str, Any]:
-        items = self.mock.journal.query(path=path, status=status, method=method, limit=limit)
+        items = self.mock.journal.query(
+            path=path, status=status, method=method, limit=limit, since=since
+        )
         return {"items": items, "count": len(items)}
+
+    def request_get(self, request_id: int) -> dict[str, Any]:
+        entry = self.mock.journal.get(request_id)
+        if entry is None:
+            raise NotFound(f"No journal entry {request_id} (never, or it left the journal)")
+        return entry
 
     def requests_delete(self) -> dict[str, int]:
         return {"removed": self.mock.journal.clear()}
@@ -160,17 +180,51 @@ class Control:
             raise NotFound(f"No MQTT client {client_id} is connected")
         return Response(status_code=204)
 
+    # ------------------------------------------------------------ faults
+
+    def faults_get(self) -> dict[str, Any]:
+        items = self.mock.faults.listing()
+        return {"items": items, "count": len(items)}
+
+    def faults_post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        return self.mock.faults.add(body), 201
+
+    def faults_delete(self) -> dict[str, int]:
+        return {"removed": self.mock.faults.clear()}
+
+    def fault_delete(self, fault_id: int) -> dict[str, Any]:
+        removed = self.mock.faults.remove(fault_id)
+        if removed is None:
+            raise NotFound(f"No fault rule {fault_id}")
+        return removed
+
+    # ------------------------------------------------------------ inspector
+
+    def inspector_file(self, name: str) -> Response:
+        """The page and its assets, shipped in the package (works offline)."""
+        text = resources.files("losant_kit.mockserver").joinpath("inspector", name).read_bytes()
+        return Response(text, media_type=INSPECTOR_TYPES[name],
+                        headers={"Cache-Control": "no-cache"})
+
     # ------------------------------------------------------------ mounting
 
     def mount(self, app: AsyncApp) -> None:
         routes = {
             "index": lambda: self.index(),
+            "inspectorPage": lambda: self.inspector_file("index.html"),
+            "inspectorAsset": lambda asset: self.inspector_file(asset),
+            "overview": lambda: overview(self.backend),
+            "faultsGet": lambda: self.faults_get(),
+            "faultsPost": lambda body: self.faults_post(body),
+            "faultsDelete": lambda: self.faults_delete(),
+            "faultDelete": lambda faultId: self.fault_delete(faultId),
+            "requestGet": lambda requestId: self.request_get(requestId),
             "reset": lambda: self.reset(),
             "world": lambda: self.world(),
             "snapshotGet": lambda: self.snapshot_get(),
             "snapshotPut": lambda body: self.snapshot_put(body),
-            "requestsGet": lambda path=None, status=None, method=None, limit=None: (
-                self.requests_get(path, status, method, limit)
+            "requestsGet": lambda path=None, status=None, method=None, limit=None, since=None: (
+                self.requests_get(path, status, method, limit, since)
             ),
             "requestsDelete": lambda: self.requests_delete(),
             "clockGet": lambda: self.clock_get(),

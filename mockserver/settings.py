@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -42,3 +43,12 @@ class Settings:
     data: Path | None = None
     """A SQLite file holding the whole state across restarts (mockserver/persistence.py);
     None keeps everything in memory, a fresh world each start."""
+
+    cors: bool = True
+    """Answer CORS preflights and add CORS headers (mockserver.cors)."""
+
+    cors_origins: tuple[str, ...] = ()
+    """Origins CORS allows; empty: any (the request's Origin is echoed)."""
+
+    faults: tuple[dict[str, Any], ...] = ()
+    """Fault rules installed at start and again on every reset (``--fault``)."""

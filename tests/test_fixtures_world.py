@@ -26,6 +26,7 @@ import yaml
 from losant_kit.fixtures import DEFAULT_SEED, DEFAULT_USER_EMAIL, DEFAULT_USER_PASSWORD
 from losant_kit.fixtures.devices import device_roles
 from losant_kit.fixtures.domains import DOMAINS
+from losant_kit.fixtures.examples import spec_examples
 from losant_kit.fixtures.experiences import EXPERIENCE_COLLECTIONS
 from losant_kit.fixtures.ids import ID_EPOCH, OBJECT_ID, ObjectIdFactory
 from losant_kit.fixtures.loader import (
@@ -118,11 +119,26 @@ def test_same_seed_builds_the_same_world_in_another_process() -> None:
     assert outputs == {json.dumps(build_world(5)) + "\n"}
 
 
+def test_the_first_logins_first_resources_carry_the_spec_example_ids() -> None:
+    examples = spec_examples()
+    world = build_world(5)
+    app = world["applications"][0]
+    assert app["owner"] == world["users"][0]["email"]
+    assert app["id"] == examples["applicationId"]
+    assert app["devices"][0]["id"] == examples["deviceId"]
+    assert examples["name"] in {a["name"] for a in app["devices"][0]["attributes"]}
+    assert app["keys"][0]["id"] == examples["applicationKeyId"]
+    assert app["tokens"][0]["id"] == examples["apiTokenId"]
+    assert app["recipes"][0]["id"] == examples["deviceRecipeId"]
+
+
 def test_different_seeds_build_different_worlds() -> None:
     first, second = build_world(1), build_world(2)
     assert first != second
+    # Every generated id differs; only the spec's example ids are shared.
+    examples = set(spec_examples().values())
     assert {a["id"] for a in first["applications"]}.isdisjoint(
-        a["id"] for a in second["applications"]
+        a["id"] for a in second["applications"] if a["id"] not in examples
     )
 
 
@@ -285,7 +301,9 @@ def test_ids_are_unique_lowercase_24_hex(world: dict[str, Any]) -> None:
 def test_ids_carry_plausible_creation_times_from_the_fixed_epoch(
     default_world: dict[str, Any],
 ) -> None:
+    examples = set(spec_examples().values())
     ids = [u["id"] for u in default_world["users"]] + [d["id"] for d in _devices(default_world)]
+    ids = [i for i in ids if i not in examples]  # the spec's own ids date from 2016
     times = [datetime.fromtimestamp(int(i[:8], 16), tz=UTC) for i in ids]
     assert all(ID_EPOCH <= t < ID_EPOCH + timedelta(days=30) for t in times)
     assert times == sorted(times)  # ids sort by creation, as ObjectIds do

@@ -13,15 +13,10 @@ module is skipped, except under CI (``CI`` set), where that is a failure.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import hashlib
 import json
 import os
 import shutil
 import subprocess
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -32,14 +27,13 @@ import pytest
 
 from losant_kit.mockserver.app import create_app
 from tests.conftest import LOGIN, TEST_SETTINGS, LiveServer
+from tests.npm_tree import ensure_installed
 
 pytestmark = pytest.mark.official_client
 
 JS_DIR = Path(__file__).parent / "js"
 SCRIPT = JS_DIR / "official_client.js"
 MISSING_DEVICE = "0123456789abcdef01234567"
-NETWORK_ERRORS = ("ENOTFOUND", "EAI_AGAIN", "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT",
-                  "ENETUNREACH", "EHOSTUNREACH", "network request", "getaddrinfo")
 STEPS = (
     "auth.authenticateUser", "me.get", "applications.get", "applications.post",
     "application.get", "application.patch", "devices.post:thermo-a", "devices.post:thermo-b",
@@ -53,15 +47,7 @@ STEPS = (
     "events.get:advancedQuery", "event.patch", "events.get:state", "application.readmePatch",
     "application.readme", "error.deviceNotFound", "device.stateStream",
 )
-INSTALL_TIMEOUT_S = 300
 SESSION_TIMEOUT_S = 60
-
-
-def _unavailable(reason: str) -> None:
-    """Skip locally; in CI the official client must run, so fail instead."""
-    if os.environ.get("CI"):
-        pytest.fail(f"official JS client check cannot run in CI: {reason}")
-    pytest.skip(reason)
 
 
 if not (shutil.which("node") and shutil.which("npm")) and not os.environ.get("CI"):
@@ -69,55 +55,10 @@ if not (shutil.which("node") and shutil.which("npm")) and not os.environ.get("CI
                 allow_module_level=True)
 
 
-def _installed_tree_matches_lock() -> bool:
-    """npm's hidden lockfile records exactly what node_modules holds."""
-    hidden = JS_DIR / "node_modules" / ".package-lock.json"
-    lock = JS_DIR / "package-lock.json"
-    if not (hidden.exists() and lock.exists()):
-        return False
-    wanted = json.loads(lock.read_text())["packages"]
-    wanted.pop("", None)
-    return json.loads(hidden.read_text())["packages"] == wanted
-
-
-@contextlib.contextmanager
-def _install_lock() -> Iterator[None]:
-    # pytest-xdist workers each run session fixtures; only one may install.
-    # The lock lives outside tests/js: npm ci empties node_modules, and the
-    # working tree should not gain an untracked file.
-    digest = hashlib.sha256(str(JS_DIR.resolve()).encode()).hexdigest()[:16]
-    name = f"losant-mock-js-install-{digest}.lock"
-    with open(Path(tempfile.gettempdir()) / name, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 @pytest.fixture(scope="session")
 def js_client_installed() -> None:
     """Install the pinned client into tests/js/node_modules unless already there."""
-    if not (shutil.which("node") and shutil.which("npm")):
-        _unavailable("node and npm are needed to run the official losant-rest client")
-    with _install_lock():
-        if _installed_tree_matches_lock():
-            return
-        has_lock = (JS_DIR / "package-lock.json").exists()
-        command = ["npm", "ci" if has_lock else "install",
-                   "--no-audit", "--no-fund", "--ignore-scripts", "--prefer-offline"]
-        try:
-            result = subprocess.run(command, cwd=JS_DIR, capture_output=True, text=True,
-                                    timeout=INSTALL_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            _unavailable(f"{' '.join(command)} took over {INSTALL_TIMEOUT_S} s (no network?)")
-        output = result.stdout + result.stderr
-        if result.returncode != 0:
-            errors = [line for line in output.splitlines() if line.startswith("npm error")]
-            summary = "\n".join(errors[:6]) or output[-2000:]
-            if any(marker in output for marker in NETWORK_ERRORS):
-                _unavailable(f"{' '.join(command)} could not reach the npm registry:\n{summary}")
-            pytest.fail(f"{' '.join(command)} failed:\n{output}")
+    ensure_installed(JS_DIR)
 
 
 @dataclass

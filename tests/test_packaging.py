@@ -72,7 +72,8 @@ def test_wheel_carries_every_module_and_data_file_of_the_kit(wheel: Path) -> Non
         f"losant_kit/{path.relative_to(REPO).as_posix()}"
         for folder in PACKAGE_FOLDERS
         for path in (REPO / folder).rglob("*")
-        if path.is_file() and path.suffix in (".py", ".json", ".yaml", ".md")
+        if path.is_file() and path.suffix in (".py", ".json", ".yaml", ".md", ".html", ".js",
+                                              ".css")
         and "__pycache__" not in path.parts
     }
     assert expected - names == set()
@@ -148,3 +149,10 @@ def test_mock_from_the_wheel_starts_and_answers(served_from_the_wheel: str) -> N
     with urllib.request.urlopen(request) as response:
         assert response.status == 200
         assert json.load(response)["token"]
+
+
+def test_inspector_page_from_the_wheel_answers(served_from_the_wheel: str) -> None:
+    script = served_from_the_wheel + "/_mock/inspector/inspector.js"
+    with urllib.request.urlopen(script) as response:
+        assert response.status == 200
+        assert b"/_mock" in response.read()
