@@ -3,6 +3,8 @@
 losant-mock serve [--host 127.0.0.1] [--port 8080] [--seed INT] [--fixtures PATH]
                   [--user EMAIL:PASSWORD ...] [--jwt-secret S]
                   [--throttle on|off] [--throttle-scale F] [--job-duration S]
+losant-mock clone --base-url URL (--token T | --email E --password P) --application ID
+                  [--history 7d] [--max-devices N] (--out world.yaml | --dry-run)
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from losant_kit.mockserver.clone import command as clone_command
 from losant_kit.mockserver.settings import Settings
 
 
@@ -71,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long simulated jobs take on the mock's clock (default 2)",
     )
+    clone = commands.add_parser(
+        "clone", help="copy a live application (read-only) into a world file"
+    )
+    clone_command.add_arguments(clone)
     return parser
 
 
@@ -145,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command == "clone":
+        return clone_command.run(args)
     return 2
 
 

@@ -13,6 +13,7 @@ from losant_kit.mockserver.auth import Principal
 from losant_kit.mockserver.models.devices import DEVICE_FIELDS
 from losant_kit.mockserver.models.keys import PATCHABLE as KEY_FIELDS
 from losant_kit.mockserver.models.recipes import FIELDS as RECIPE_FIELDS
+from losant_kit.mockserver.world_records import seed_recorded
 
 if TYPE_CHECKING:
     from losant_kit.mockserver.models.backend import Backend
@@ -111,6 +112,7 @@ def import_world(backend: Backend, world: dict[str, Any]) -> dict[str, Any]:
         for recipe_spec in spec.get("recipes", []):
             body = {k: recipe_spec[k] for k in RECIPE_FIELDS if k in recipe_spec}
             backend.recipes.create(owner, app["id"], body, ident=recipe_spec.get("id"))
+        seed_recorded(backend, app["id"], spec)  # history, connection info, events
         summaries.append(
             {
                 "id": app["id"],
