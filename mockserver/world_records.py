@@ -72,10 +72,12 @@ def _event(
             if field in spec:
                 event[field] = spec[field]
     else:
-        # A hand-written event without a source: its application's owner raised it.
+        # A hand-written event without a source: its application's owner raised it,
+        # named as events.post names a user (full name, else email).
         owner = backend.store.get("users", app.get("ownerId", "")) or {}
+        full = f"{owner.get('firstName', '')} {owner.get('lastName', '')}".strip()
         event.update(sourceType="user", sourceId=owner.get("id", app.get("ownerId", "")),
-                     sourceName=owner.get("email") or "user")
+                     sourceName=(full or owner.get("email") or "user")[:255])
     for field in ("message", "data", "deviceId", "deviceName"):
         if field in spec:
             event[field] = spec[field]

@@ -61,6 +61,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 @dataclass(frozen=True)
+class CloneResult:
+    devices: int
+    reports: int
+    requests: int
+    bytes_read: int
+    seconds: float
+    summary: str
+
+
+@dataclass(frozen=True)
 class Window:
     start_ms: int
     end_ms: int
@@ -103,11 +113,11 @@ def run(args: argparse.Namespace) -> int:
     from losant_kit.mockserver.clone.reader import CloneError
 
     try:
-        summary = clone(args, window)
+        result = clone(args, window)
     except CloneError as exc:
         print(f"\nlosant-mock clone: {exc}", file=sys.stderr)
         return 1
-    print(summary)
+    print(result.summary)
     return 0
 
 
@@ -160,7 +170,7 @@ def plan(args: argparse.Namespace, window: Window) -> str:
     return "\n".join(lines)
 
 
-def clone(args: argparse.Namespace, window: Window) -> str:
+def clone(args: argparse.Namespace, window: Window) -> CloneResult:
     from losant_kit.mockserver.clone.progress import Progress
     from losant_kit.mockserver.clone.reader import ApiReader
     from losant_kit.mockserver.clone.source import (
@@ -208,8 +218,9 @@ def clone(args: argparse.Namespace, window: Window) -> str:
             raise
         finally:
             progress.finish()
-    return _summary(args, app, builder, points, reader.requests, reader.bytes,
-                    time.monotonic() - started)
+    seconds = time.monotonic() - started
+    summary = _summary(args, app, builder, points, reader.requests, reader.bytes, seconds)
+    return CloneResult(len(app.devices), points, reader.requests, reader.bytes, seconds, summary)
 
 
 def _comment(builder, info: dict) -> str:
