@@ -1,4 +1,4 @@
-"""World files may carry state history, connection info and events; the mock serves them as written."""
+"""World files may carry state history, connection info and events: served as written."""
 
 from __future__ import annotations
 
