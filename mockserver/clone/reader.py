@@ -59,13 +59,15 @@ class ApiReader:
         token: str | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.requests = 0
         self.bytes = 0
         self._sleep = sleep
         burst = max(1, int(rate)) if rate > 0 else 1
-        self._limiter = RateLimiter(rate=rate, burst=burst, sleep=sleep) if rate > 0 else None
+        self._limiter = (RateLimiter(rate=rate, burst=burst, clock=clock, sleep=sleep)
+                         if rate > 0 else None)
         self._client = httpx.Client(
             base_url=self.base_url,
             transport=transport,
