@@ -119,7 +119,12 @@ def cloned(request: pytest.FixtureRequest, live: LiveServer, live_mock: MockApp,
     out = tmp_path_factory.mktemp("clone") / request.param
     live_mock.journal.clear()
     assert _clone(live, app_id, out) == 0
+    SENT_BY_CLONE[out] = live_mock.journal.query(limit=100_000)
     return out
+
+
+#: What the live side received while each file was cloned (its request journal).
+SENT_BY_CLONE: dict[Path, list[dict[str, Any]]] = {}
 
 
 @pytest.fixture(scope="module")
@@ -262,11 +267,39 @@ def test_the_password_and_the_token_are_never_written(cloned, live, live_mock, a
     assert token not in out.read_text()
 
 
-def test_the_clone_only_reads(cloned, live_mock) -> None:
-    # The journal was cleared just before this clone ran.
-    sent = {(r["method"], r["path"].split("/")[-1] if r["method"] != "GET" else "")
-            for r in live_mock.journal.query(limit=100_000)}
-    assert sent - {("GET", "")} == {("POST", "user")}  # the login, and nothing else
+def test_a_narrow_api_token_clones_what_it_may_read_and_says_what_not(
+        live, live_api, app_id, tmp_path: Path) -> None:
+    scope = ["application.get", "devices.get", "devices.getCompositeState", "device.getState"]
+    created = live_api.post(f"/applications/{app_id}/tokens",
+                            json={"name": "narrow", "scope": scope})
+    assert created.status_code == 201, created.text
+    out = tmp_path / "narrow.json"
+    assert main(["clone", "--base-url", live.url, "--token", created.json()["token"],
+                 "--application", app_id, "--rate", "0", "--out", str(out)]) == 0
+    world = json.loads(out.read_text())
+    assert world["applications"][0]["keys"] == [] and world["applications"][0]["events"] == []
+    notes = " ".join(world["clone"]["notes"])
+    for action in ("applicationKeys.get", "applicationApiTokens.get", "deviceRecipes.get",
+                   "events.get"):
+        assert action in notes
+    assert world["users"][0]["email"] == "dev@example.com"  # /me is not in its scope
+
+
+def test_a_token_that_may_not_read_the_application_stops_the_clone(live, live_mock, app_id,
+                                                                   tmp_path, capsys) -> None:
+    token = live_mock.world_summary["applications"][0]["tokens"][0]["token"]
+    out = tmp_path / "no.yaml"
+    assert main(["clone", "--base-url", live.url, "--token", token, "--application", app_id,
+                 "--rate", "0", "--out", str(out)]) == 1
+    assert "application.get" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_the_clone_only_reads(cloned) -> None:
+    sent = SENT_BY_CLONE[cloned]
+    assert len(sent) > 10
+    writes = [(r["method"], r["path"]) for r in sent if r["method"] != "GET"]
+    assert writes == [("POST", "/auth/user")]  # the login, and nothing else
 
 
 def test_dry_run_sends_nothing_and_writes_nothing(live, live_mock, app_id, tmp_path,

@@ -68,6 +68,7 @@ class CloneResult:
     bytes_read: int
     seconds: float
     summary: str
+    problems: list[str]
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"\nlosant-mock clone: {exc}", file=sys.stderr)
         return 1
     print(result.summary)
+    if result.problems:
+        print(f"losant-mock clone: {args.out} was written but will not load as it is "
+              "(the platform returned something the world format cannot hold):",
+              *result.problems, sep="\n  ", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -179,7 +185,7 @@ def clone(args: argparse.Namespace, window: Window) -> CloneResult:
         reports_before,
         time_ms,
     )
-    from losant_kit.mockserver.clone.writer import WorldBuilder, WorldWriter
+    from losant_kit.mockserver.clone.writer import WorldBuilder, WorldWriter, check_loadable
 
     started = time.monotonic()
     with ApiReader(args.base_url, rate=args.rate, token=args.token) as reader:
@@ -201,6 +207,7 @@ def clone(args: argparse.Namespace, window: Window) -> CloneResult:
         writer = WorldWriter(args.out, header, comment=_comment(builder, info))
         progress = Progress(len(app.devices))
         points = 0
+        written: list[dict] = []  # without history, to check the file loads
         try:
             for done, record in enumerate(app.devices, 1):
                 last = app.last_values.get(record["id"], {})
@@ -210,7 +217,9 @@ def clone(args: argparse.Namespace, window: Window) -> CloneResult:
                     history += device_history(reader, args.application, record["id"],
                                               window.start_ms, window.end_ms, args.page_size)
                 points += len(history)
-                writer.write_device(builder.device(record, history))
+                device = builder.device(record, history)
+                written.append({k: v for k, v in device.items() if k != "history"})
+                writer.write_device(device)
                 progress.update(done, reader.requests)
             writer.close()
         except BaseException:
@@ -220,7 +229,8 @@ def clone(args: argparse.Namespace, window: Window) -> CloneResult:
             progress.finish()
     seconds = time.monotonic() - started
     summary = _summary(args, app, builder, points, reader.requests, reader.bytes, seconds)
-    return CloneResult(len(app.devices), points, reader.requests, reader.bytes, seconds, summary)
+    return CloneResult(len(app.devices), points, reader.requests, reader.bytes, seconds, summary,
+                       check_loadable(header, written))
 
 
 def _comment(builder, info: dict) -> str:

@@ -48,6 +48,10 @@ class CloneError(Exception):
     """The clone cannot go on (refused login, unknown application, ...); the message says why."""
 
 
+class NotPermitted(CloneError):
+    """The token may not read this (401/403)."""
+
+
 class ApiReader:
     """GETs against one base URL, rate-limited, counted, retried."""
 
@@ -100,20 +104,17 @@ class ApiReader:
         url = READ_ONLY_PATHS[action].format(**path)
         response = self._send("GET", url, params=params)
         if response.status_code != 200:
-            raise CloneError(f"{action} ({url}) answered {response.status_code}: "
-                             f"{_error_text(response)}")
+            error = NotPermitted if response.status_code in (401, 403) else CloneError
+            raise error(f"{action} ({url}) answered {response.status_code}: "
+                        f"{_error_text(response)}")
         return response.json()
 
     def try_get(self, action: str, params: dict[str, Any] | None = None, **path: str) -> Any:
         """Like get, but None when the token may not read it (401/403)."""
-        url = READ_ONLY_PATHS[action].format(**path)
-        response = self._send("GET", url, params=params)
-        if response.status_code in (401, 403):
+        try:
+            return self.get(action, params, **path)
+        except NotPermitted:
             return None
-        if response.status_code != 200:
-            raise CloneError(f"{action} ({url}) answered {response.status_code}: "
-                             f"{_error_text(response)}")
-        return response.json()
 
     def pages(self, action: str, params: dict[str, Any] | None = None,
               **path: str) -> Iterator[list[dict[str, Any]]]:

@@ -8,11 +8,11 @@ so a large fleet's history never sits in memory at once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from losant_kit.mockserver.clone.reader import MAX_PAGE, ApiReader
+from losant_kit.mockserver.clone.reader import MAX_PAGE, ApiReader, NotPermitted
 from losant_kit.mockserver.times import parse_state_time
 
 Record = dict[str, Any]
@@ -47,16 +47,28 @@ def read_application(
     devices, truncated = _devices(reader, ids, max_devices)
     wanted = {d["id"] for d in devices}
     last_values = _last_values(reader, ids, wanted)
+    notes: list[str] = []
+
+    def optional(action: str, read: Callable[[], list[Record]]) -> list[Record]:
+        # A narrowly scoped API token may read devices but not keys or events:
+        # the clone goes on without them and says so.
+        try:
+            return read()
+        except NotPermitted as exc:
+            notes.append(f"not cloned, the token may not read it: {exc}")
+            return []
+
     return Application(
         record=record,
         me=me,
         devices=devices,
         last_values=last_values,
-        keys=_all(reader, "applicationKeys.get", ids),
-        tokens=_all(reader, "applicationApiTokens.get", ids),
-        recipes=_all(reader, "deviceRecipes.get", ids),
-        events=_events_since(reader, ids, since_ms),
+        keys=optional("keys", lambda: _all(reader, "applicationKeys.get", ids)),
+        tokens=optional("tokens", lambda: _all(reader, "applicationApiTokens.get", ids)),
+        recipes=optional("recipes", lambda: _all(reader, "deviceRecipes.get", ids)),
+        events=optional("events", lambda: _events_since(reader, ids, since_ms)),
         truncated=truncated,
+        notes=notes,
     )
 
 

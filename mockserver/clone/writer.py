@@ -100,10 +100,14 @@ class WorldBuilder:
         application["recipes"] = [self.recipe(r) for r in self.app.recipes]
         application["events"] = [_pick(e, EVENT_FIELDS) for e in self.app.events]
         application["devices"] = _MARKER
+        for device in self.app.devices:  # devices are written later: list their drops now
+            self._links(dict(device), f"device {device.get('name')}")
         # Listed after everything generated above, so the file says all of it.
         info = {**clone_info, "generatedSecrets": self.generated}
         if self.dropped_links:
             info["droppedLinks"] = self.dropped_links
+        if self.app.notes:
+            info["notes"] = self.app.notes
         return {"clone": info, "users": [user], "applications": [application]}
 
     def key(self, record: Record) -> Record:
@@ -135,13 +139,15 @@ class WorldBuilder:
         self._links(recipe, f"recipe {recipe.get('name')}")
         return recipe
 
-    def _links(self, spec: Record, label: str) -> None:
-        """Drop a gateway or parent that is not in the clone (--max-devices)."""
+    def _links(self, spec: Record, label: str | None) -> None:
+        """Drop a gateway or parent that is not in the clone (--max-devices); list it
+        under ``label`` (None: already listed)."""
         for field in ("gatewayId", "parentId"):
             target = spec.get(field)
             if target and target not in self.device_ids:
                 del spec[field]
-                self.dropped_links.append(f"{label}: {field} {target} not cloned")
+                if label is not None:
+                    self.dropped_links.append(f"{label}: {field} {target} not cloned")
         if spec.get("deviceClass") != "peripheral":
             spec.pop("gatewayId", None)
 
@@ -153,7 +159,7 @@ class WorldBuilder:
             device["parentId"] = None
         device["tags"] = [_pick(t, ("key", "value")) for t in record.get("tags") or []]
         device["attributes"] = attributes(record)
-        self._links(device, f"device {device['name']}")
+        self._links(device, None)
         info = record.get("connectionInfo")
         if isinstance(info, dict) and info.get("connected") is not None:
             device["connectionInfo"] = _pick(info, ("connected", "time"))
@@ -226,6 +232,18 @@ class WorldWriter:
     def abort(self) -> None:
         self._file.close()
         self._tmp.unlink(missing_ok=True)
+
+
+def check_loadable(header: Record, devices: list[Record]) -> list[str]:
+    """The problems the world loader would report for the file (history aside), if any."""
+    from losant_kit.fixtures import WorldFileError, validate_world
+
+    application = {**header["applications"][0], "devices": devices}
+    try:
+        validate_world({**header, "applications": [application]}, source="the clone")
+    except WorldFileError as error:
+        return [f"{problem.path}: {problem.message}" for problem in error.problems]
+    return []
 
 
 def _flow_report(report: Record, dumper: Any) -> str:
