@@ -124,9 +124,12 @@ class ApiReader:
             body = self.get(action, {**(params or {}), "page": page, "perPage": MAX_PAGE}, **path)
             items = body.get("items", [])
             yield items
-            total = body.get("totalCount", 0)
             page += 1
-            if not items or page * MAX_PAGE >= total:
+            # Without a totalCount, a short page is the last.
+            total = body.get("totalCount")
+            if len(items) < MAX_PAGE if total is None else page * MAX_PAGE >= total:
+                return
+            if not items:
                 return
 
     def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
