@@ -383,6 +383,24 @@ def test_a_refused_read_stops_the_clone_with_the_platform_message() -> None:
         reader.get("application.get", applicationId="a" * 24)
 
 
+@pytest.mark.parametrize("with_total", [True, False])
+def test_collections_are_read_page_by_page_to_the_end(with_total: bool) -> None:
+    items = [{"id": f"{i:024x}"} for i in range(2500)]
+
+    def page(request: httpx.Request) -> httpx.Response:
+        number, size = int(request.url.params["page"]), int(request.url.params["perPage"])
+        body: dict[str, Any] = {"items": items[number * size:(number + 1) * size]}
+        if with_total:
+            body["totalCount"] = len(items)
+        return httpx.Response(200, json=body)
+
+    reader = _reader(page, [])
+    read = [item for chunk in reader.pages("devices.get", applicationId="a" * 24)
+            for item in chunk]
+    assert read == items
+    assert reader.requests == 3
+
+
 def test_the_reader_paces_requests_at_the_rate() -> None:
     from losant_kit.mockserver.clone.reader import ApiReader
 
