@@ -5,9 +5,11 @@ losant-mock serve [--host 127.0.0.1] [--port 8080] [--seed INT] [--fixtures PATH
                   [--throttle on|off] [--throttle-scale F] [--job-duration S]
                   [--mqtt on|off] [--mqtt-port 1883] [--mqtt-ws-port PORT|off]
                   [--data PATH]
+                  [--cors on|off] [--cors-origin ORIGIN ...] [--fault RULE ...]
 losant-mock data export PATH [FILE]          (FILE omitted: stdout)
 losant-mock data import FILE PATH [--replace]
-                  [--cors on|off] [--cors-origin ORIGIN ...] [--fault RULE ...]
+losant-mock clone --base-url URL (--token T | --email E --password P) --application ID
+                  [--history 7d] [--max-devices N] (--out world.yaml | --dry-run)
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+from losant_kit.mockserver.clone import command as clone_command
 from losant_kit.mockserver.settings import Settings
 
 
@@ -103,17 +106,6 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="keep the whole state in this SQLite file across restarts (default: in memory)",
     )
-    data = commands.add_parser("data", help="back up or restore a --data file")
-    data_commands = data.add_subparsers(dest="data_command", required=True)
-    export = data_commands.add_parser("export", help="write a data file's state as JSON")
-    export.add_argument("path", type=Path, metavar="PATH", help="the --data file")
-    export.add_argument("file", type=Path, nargs="?", metavar="FILE",
-                        help="where to write the JSON (default: stdout)")
-    load = data_commands.add_parser("import", help="build a data file from an export")
-    load.add_argument("file", type=Path, metavar="FILE", help="a `data export` JSON file")
-    load.add_argument("path", type=Path, metavar="PATH", help="the --data file to create")
-    load.add_argument("--replace", action="store_true",
-                      help="overwrite PATH if it exists (never while a mock runs on it)")
     serve.add_argument(
         "--cors",
         type=_on_off,
@@ -137,6 +129,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RULE",
         help="a fault rule, e.g. 'device.get status=503 times=2' or JSON (repeatable)",
     )
+    data = commands.add_parser("data", help="back up or restore a --data file")
+    data_commands = data.add_subparsers(dest="data_command", required=True)
+    export = data_commands.add_parser("export", help="write a data file's state as JSON")
+    export.add_argument("path", type=Path, metavar="PATH", help="the --data file")
+    export.add_argument("file", type=Path, nargs="?", metavar="FILE",
+                        help="where to write the JSON (default: stdout)")
+    load = data_commands.add_parser("import", help="build a data file from an export")
+    load.add_argument("file", type=Path, metavar="FILE", help="a `data export` JSON file")
+    load.add_argument("path", type=Path, metavar="PATH", help="the --data file to create")
+    load.add_argument("--replace", action="store_true",
+                      help="overwrite PATH if it exists (never while a mock runs on it)")
+    clone = commands.add_parser(
+        "clone", help="copy a live application (read-only) into a world file"
+    )
+    clone_command.add_arguments(clone)
     return parser
 
 
@@ -282,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
         return serve(args)
     if args.command == "data":
         return data_command(args)
+    if args.command == "clone":
+        return clone_command.run(args)
     return 2
 
 

@@ -14,6 +14,7 @@ from losant_kit.mockserver.experience.seeding import import_experience
 from losant_kit.mockserver.models.devices import DEVICE_FIELDS
 from losant_kit.mockserver.models.keys import PATCHABLE as KEY_FIELDS
 from losant_kit.mockserver.models.recipes import FIELDS as RECIPE_FIELDS
+from losant_kit.mockserver.world_records import seed_recorded
 
 if TYPE_CHECKING:
     from losant_kit.mockserver.models.backend import Backend
@@ -114,6 +115,7 @@ def import_world(backend: Backend, world: dict[str, Any]) -> dict[str, Any]:
             body = {k: recipe_spec[k] for k in RECIPE_FIELDS if k in recipe_spec}
             backend.recipes.create(owner, app["id"], body, ident=recipe_spec.get("id"))
         experience_users += import_experience(backend, owner, app["id"], spec)
+        seed_recorded(backend, app["id"], spec)  # history, connection info, events
         summaries.append(
             {
                 "id": app["id"],

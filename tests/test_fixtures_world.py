@@ -779,3 +779,28 @@ def test_completion_refuses_an_invalid_world() -> None:
     world = _edited(lambda w: w["applications"][0].update(owner="nobody@example.com"))
     with pytest.raises(WorldFileError, match=r"<world>: \$\.applications\[0\]\.owner"):
         complete_world(world, 1)
+
+
+def test_devices_with_ids_may_share_a_name_as_on_the_platform(tmp_path: Path) -> None:
+    def edit(world: dict[str, Any]) -> None:
+        world["applications"][0]["devices"] = [
+            {"name": "Twin", "id": "a" * 24}, {"name": "Twin", "id": "b" * 24}]
+        world["applications"][0]["keys"] = []
+
+    path = tmp_path / "world.json"
+    path.write_text(json.dumps(_edited(edit)), encoding="utf-8")
+    devices = load_world_file(path)["applications"][0]["devices"]
+    assert [d["name"] for d in devices] == ["Twin", "Twin"]
+
+
+def test_a_reference_by_a_shared_device_name_is_reported(tmp_path: Path) -> None:
+    def edit(world: dict[str, Any]) -> None:
+        world["applications"][0]["devices"] = [
+            {"name": "Twin", "id": "a" * 24, "deviceClass": "gateway"},
+            {"name": "Twin", "id": "b" * 24, "deviceClass": "gateway"},
+            {"name": "Probe", "deviceClass": "peripheral", "gateway": "Twin"}]
+        world["applications"][0]["keys"] = []
+
+    [problem] = _load_error(tmp_path, _edited(edit)).problems
+    assert problem.path == "$.applications[0].devices[2].gateway"
+    assert "use the id" in problem.message
