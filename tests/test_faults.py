@@ -80,7 +80,9 @@ def test_drop_closes_the_connection_without_an_answer() -> None:
         httpx.post(f"{live.url}/_mock/faults",
                    json={"match": {"operationId": "auth.authenticateUser"}, "drop": True,
                          "times": 1})
-        with pytest.raises(httpx.RemoteProtocolError):
+        # Closed without an answer: seen as an empty reply, or as a reset when
+        # the socket closes with the request body still unread.
+        with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
             httpx.post(f"{live.url}/auth/user", json=LOGIN, timeout=30)
         assert httpx.post(f"{live.url}/auth/user", json=LOGIN).status_code == 200
         entries = httpx.get(f"{live.url}/_mock/requests").json()["items"]

@@ -18,7 +18,12 @@ from losant_kit.mockserver.spec import PlatformSpec
 EXAMPLES = spec_examples()
 # What no world document can seed, and the one example id two kinds share.
 NOT_SEEDED = {
-    "eventId": "events are not part of world documents",
+    "eventId": "the generated world raises no events",
+    "experienceDomainId": "a domain is the customer's own DNS name: the generated world has none",
+    # The spec's one example id for every experience kind goes to the first group.
+    "experienceUserId": "shares the experience group's example id",
+    "experienceEndpointId": "shares the experience group's example id",
+    "experienceSlugId": "shares the experience group's example id",
 }
 # /me/tokens/{apiTokenId} and /applications/{id}/tokens/{apiTokenId} share one
 # example id; it is the application's token (the world seeds no user token).

@@ -48,7 +48,7 @@ def test_connection_info_is_served(served: TestClient) -> None:
 
 
 def test_an_event_is_served_as_written(served: TestClient) -> None:
-    event = served.get(f"/applications/{GREENHOUSE}/events/6592008012ab34cd56ef0050").json()
+    event = served.get(f"/applications/{GREENHOUSE}/events/6592008012ab34cd56ef00a0").json()
     assert event["state"] == "acknowledged"
     assert event["sourceType"] == "device" and event["sourceName"] == "Zone A Soil Probe"
     assert event["updates"][0]["comment"] == "Irrigation scheduled"
@@ -56,7 +56,7 @@ def test_an_event_is_served_as_written(served: TestClient) -> None:
 
 
 def test_an_event_without_source_or_state_is_new_and_raised_by_the_owner(served) -> None:
-    event = served.get(f"/applications/{GREENHOUSE}/events/6592008012ab34cd56ef0051").json()
+    event = served.get(f"/applications/{GREENHOUSE}/events/6592008012ab34cd56ef00a1").json()
     assert event["state"] == "new"
     assert event["sourceType"] == "user" and event["sourceName"] == "Ada Lovelace"
     assert event["eventTags"] == {} and event["updates"] == []
@@ -64,7 +64,7 @@ def test_an_event_without_source_or_state_is_new_and_raised_by_the_owner(served)
 
 
 def test_seeded_events_can_be_acknowledged_like_created_ones(served: TestClient) -> None:
-    path = f"/applications/{GREENHOUSE}/events/6592008012ab34cd56ef0051"
+    path = f"/applications/{GREENHOUSE}/events/6592008012ab34cd56ef00a1"
     response = served.patch(path, json={"state": "acknowledged", "comment": "seen"})
     assert response.status_code == 200, response.text
     assert response.json()["updates"][-1]["stateChange"] == {"old": "new",
