@@ -46,7 +46,7 @@ LOGIN = {"email": "dev@example.com", "password": "losant-mock"}
 
 def start_server(port: int, *extra: str) -> subprocess.Popen:
     process = subprocess.Popen(
-        [sys.executable, "-m", "mockserver", "serve", "--port", str(port), *extra],
+        [sys.executable, "-m", "losant_kit.mockserver", "serve", "--port", str(port), *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
