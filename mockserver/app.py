@@ -4,9 +4,11 @@
     uvicorn.run(app, port=8080)
 
 Layers, outermost first: the request journal; ``/openapi.json`` served from
-the committed spec text; the control API under ``/_mock``; Connexion (routing,
-security, validation, Swagger UI at ``/ui``) with the platform spec, whose
-endpoints come from the dispatcher.
+the committed spec text; the fast lane (fastpath.py), which serves the
+requests it can prove valid straight through the dispatcher; Connexion
+(routing, security, validation, Swagger UI at ``/ui``, the control API under
+``/_mock``) for everything else, with the platform spec, whose endpoints come
+from the dispatcher.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from connexion.resolver import Resolver
 from connexion.spec import OpenAPISpecification
 from starlette.exceptions import HTTPException
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from losant_kit import specs
@@ -31,6 +34,7 @@ from losant_kit.mockserver.auth import TokenSigner, bearer_handler_class
 from losant_kit.mockserver.clock import Clock
 from losant_kit.mockserver.dispatch import Dispatcher
 from losant_kit.mockserver.errors import PlatformError
+from losant_kit.mockserver.fastpath import FastLane
 from losant_kit.mockserver.journal import Journal
 from losant_kit.mockserver.models.backend import Backend
 from losant_kit.mockserver.settings import Settings
@@ -101,6 +105,29 @@ def _unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     return error_body(500, "InternalError", f"The mock failed: {type(exc).__name__}: {exc}")
 
 
+# Exception class -> the platform-shaped reply; Connexion and the fast lane both use it.
+ERROR_RENDERERS: dict[type[Exception], Any] = {
+    PlatformError: _platform_error,
+    ProblemException: _problem,
+    HTTPException: _http_error,
+    Exception: _unexpected,
+}
+
+
+def render_error(scope: Scope, exc: Exception) -> Response:
+    """The reply Connexion's exception middleware would give for ``exc`` (closest class wins)."""
+    renderer = next(
+        ERROR_RENDERERS[cls] for cls in type(exc).__mro__ if cls in ERROR_RENDERERS
+    )
+    reply = renderer(ConnexionRequest(scope), exc)
+    return Response(
+        content=reply.body,
+        status_code=reply.status_code,
+        headers=reply.headers,
+        media_type=reply.content_type,
+    )
+
+
 class MockApp:
     """The running mock: the ASGI app plus handles on its state for tests and the CLI."""
 
@@ -132,17 +159,26 @@ class MockApp:
         self.connexion = AsyncApp(
             __name__, security_map={"bearer": bearer_handler_class(self.backend.authenticator)}
         )
+        document = self.spec.for_connexion()
         with _trusted_spec():
             self.connexion.add_api(
-                self.spec.for_connexion(),
+                document,
                 resolver=Resolver(function_resolver=self.dispatcher.endpoint),
                 validator_map=body_validator_map(self.spec),
             )
             self.control.mount(self.connexion)
-        self.connexion.add_error_handler(PlatformError, _platform_error)
-        self.connexion.add_error_handler(ProblemException, _problem)
-        self.connexion.add_error_handler(HTTPException, _http_error)
-        self.connexion.add_error_handler(Exception, _unexpected)
+        for exc_class, renderer in ERROR_RENDERERS.items():
+            self.connexion.add_error_handler(exc_class, renderer)
+        # The request path, outermost first: the journal (in __call__), the fast
+        # lane for requests it can prove valid, Connexion for everything else.
+        self.lane = FastLane(
+            self.spec,
+            document,
+            self.dispatcher,
+            self.backend.authenticator,
+            render_error,
+            self.connexion,
+        )
         self._spec_text = specs.PLATFORM_SPEC.read_bytes()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -154,7 +190,7 @@ class MockApp:
             if path in ("/", "/_mock"):
                 await _send_json(send, json.dumps(self.control.index()).encode())
                 return
-        await self.journal.wrap(self.connexion, scope, receive, send)
+        await self.journal.wrap(self.lane, scope, receive, send)
 
 
 async def _send_json(send: Send, body: bytes) -> None:
