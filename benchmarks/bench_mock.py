@@ -270,6 +270,16 @@ def bench_list_100k(args: argparse.Namespace) -> dict:
                     "query[$and][1][name][$startsWith]": "sensor-01",
                     "perPage": "25",
                 },
+                "advanced_tag_query": {
+                    "query[tags][$tagKey]": "floor",
+                    "query[tags][$tagValue]": "7",
+                    "perPage": "25",
+                },
+                "tag_filter": {
+                    "tagFilter[0][key]": "floor",
+                    "tagFilter[0][value]": "7",
+                    "perPage": "25",
+                },
             }
             out = {}
             for label, params in queries.items():

@@ -909,3 +909,27 @@ def device_selector(body: Mapping[str, Any]) -> Predicate:
     return lambda device: (
         device["id"].lower() in ids or has_tag(device) or (matches is not None and matches(device))
     )
+
+
+# The readers the evaluator itself uses, for indexes that must agree with it
+# (query_index.py).
+values_of = _values
+tag_pairs = _tag_pairs
+
+
+def device_filters_query(device_class: Any = None, tag_filter: Any = None) -> dict[str, Any]:
+    """The simple ``deviceClass``/``tagFilter`` filters as the advanced query they amount to.
+
+    For narrowing by index (query_index.py) only; the filters themselves are
+    judged by :func:`compile_device_filters`. Malformed values give no query.
+    """
+    parts: list[dict[str, Any]] = []
+    try:
+        classes = _device_classes(parse_object_param(device_class, name="deviceClass"))
+        tags = _tag_filter_query(parse_object_param(tag_filter, name="tagFilter"))
+    except ValidationError:
+        return {}
+    if classes is not None:
+        parts.append({"deviceClass": {"$in": sorted(classes)}})
+    parts.extend({"tags": tag} for tag in tags)
+    return {"$and": parts} if parts else {}

@@ -33,9 +33,11 @@ from losant_kit.mockserver.query import (
     compile_device_filters,
     compile_device_query,
     compile_field_filter,
+    device_filters_query,
     device_value,
     sort_and_page,
 )
+from losant_kit.mockserver.query_index import DeviceIndex, narrow
 
 if TYPE_CHECKING:
     from losant_kit.mockserver.models.backend import Backend
@@ -71,6 +73,17 @@ class Ordering:
     live: list[Record]
     deleted: list[Record]
     _blobs: dict[bool, tuple[str, list[int]]] = dataclasses.field(default_factory=dict)
+    _indexes: dict[bool, DeviceIndex] = dataclasses.field(default_factory=dict)
+
+    def narrowed(self, query: Any, deleted: bool) -> Sequence[Record] | None:
+        """The devices an index leaves for ``query`` to check, in order; None if none narrows."""
+        records = self.deleted if deleted else self.live
+        if deleted not in self._indexes:
+            self._indexes[deleted] = DeviceIndex(records)
+        positions = narrow(query, self._indexes[deleted])
+        if positions is None:
+            return None
+        return [records[i] for i in sorted(positions)]
 
     def glob_names(self, pattern: str, deleted: bool) -> Sequence[Record] | None:
         """Devices whose name matches the glob, in order; None if the fast path cannot apply."""
@@ -260,18 +273,29 @@ class Devices:
         if params.get("query"):
             # An advanced query overrides the simple filters (as documented).
             checks.append(compile_device_query(params["query"]))
+            narrowed = ordering.narrowed(params["query"], deleted)
+            if narrowed is not None:
+                candidates = narrowed
         else:
             filter_field, pattern = params.get("filterField"), params.get("filter")
+            name_indexed = False
             if filter_field == "name" and pattern:
                 narrowed = ordering.glob_names(pattern, deleted)
                 if narrowed is not None:
-                    candidates, filter_field = narrowed, None
+                    candidates, filter_field, name_indexed = narrowed, None, True
             simple = (
                 (filter_field and pattern)
                 or params.get("deviceClass")
                 or (params.get("tagFilter") or params.get("parentId"))
             )
             if simple:
+                # Unless the name index narrowed already (its glob is then not rechecked).
+                indexed = not name_indexed and device_filters_query(
+                    params.get("deviceClass"), params.get("tagFilter")
+                )
+                narrowed = ordering.narrowed(indexed, deleted) if indexed else None
+                if narrowed is not None:
+                    candidates = narrowed
                 checks.append(
                     compile_device_filters(
                         filter_field=filter_field,
