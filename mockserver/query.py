@@ -182,9 +182,9 @@ def compile_device_filters(
     classes = _device_classes(parse_object_param(device_class, name="deviceClass"))
     if classes is not None:
         predicates.append(lambda device: device.get("deviceClass") in classes)
-    tags = _tag_filter_query(parse_object_param(tag_filter, name="tagFilter"))
+    tags = tag_filter_query(tag_filter)
     if tags:
-        predicates.append(compile_device_query({"$and": [{"tags": tag} for tag in tags]}))
+        predicates.append(compile_device_query(tags))
     if parent_id:
         wanted = None if parent_id == "null" else parent_id
         predicates.append(compile_device_query({"parentId": wanted}))
@@ -917,19 +917,7 @@ values_of = _values
 tag_pairs = _tag_pairs
 
 
-def device_filters_query(device_class: Any = None, tag_filter: Any = None) -> dict[str, Any]:
-    """The simple ``deviceClass``/``tagFilter`` filters as the advanced query they amount to.
-
-    For narrowing by index (query_index.py) only; the filters themselves are
-    judged by :func:`compile_device_filters`. Malformed values give no query.
-    """
-    parts: list[dict[str, Any]] = []
-    try:
-        classes = _device_classes(parse_object_param(device_class, name="deviceClass"))
-        tags = _tag_filter_query(parse_object_param(tag_filter, name="tagFilter"))
-    except ValidationError:
-        return {}
-    if classes is not None:
-        parts.append({"deviceClass": {"$in": sorted(classes)}})
-    parts.extend({"tags": tag} for tag in tags)
-    return {"$and": parts} if parts else {}
+def tag_filter_query(tag_filter: Any) -> dict[str, Any] | None:
+    """The advanced query a ``tagFilter`` amounts to (what compile_device_filters runs)."""
+    tags = _tag_filter_query(parse_object_param(tag_filter, name="tagFilter"))
+    return {"$and": [{"tags": tag} for tag in tags]} if tags else None

@@ -6,12 +6,15 @@ prefix, a tag - so an index over one ordering's devices (models/devices.py
 keeps one per sort order, rebuilt after writes) turns those parts into a
 set of candidate positions first.
 
-The index only ever *narrows*: :func:`narrow` returns a superset of the
-devices the query selects (or ``None`` when it cannot narrow at all), and the
-compiled predicate from :mod:`losant_kit.mockserver.query` still decides
-every candidate. So the semantics stay in one place; this module need only
-never leave a match out, which ``tests/test_query_index.py`` checks against
-the predicate for generated devices and queries. Each index reads values with
+The index *narrows*: :func:`narrow` returns a superset of the devices the
+query selects (or ``None`` when it cannot narrow at all), and the compiled
+predicate from :mod:`losant_kit.mockserver.query` decides every candidate.
+Only when every part of the query was answered by an index is the result
+marked exact and the predicate skipped (a class-and-prefix or a tag query
+over 100,000 devices would otherwise still cost thousands of predicate
+calls). ``tests/test_query_index.py`` checks both claims - never a match
+left out, exact means exact - against the predicate for generated devices
+and queries. Each index reads values with
 the reference evaluator's own readers and keys (``DEVICE_FIELDS``,
 ``_values``, the kinds' ``key``), so "equal" here is "equal" there.
 """
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from losant_kit.mockserver.query import (
@@ -102,31 +106,48 @@ class DeviceIndex:
         return set(by_pair.get((key, value), ()))
 
 
-def narrow(query: Any, index: DeviceIndex) -> Positions | None:
+@dataclass(frozen=True)
+class Narrowing:
+    """Candidate positions; ``exact`` when they are precisely the query's matches."""
+
+    positions: Positions
+    exact: bool
+
+
+def narrow(query: Any, index: DeviceIndex) -> Narrowing | None:
     """A superset of the positions ``query`` selects, or None if nothing narrows it.
 
-    Call it only for a query that compiled (compile_device_query): malformed
-    parts are simply not narrowed here.
+    ``exact`` is set only when every part of the query was answered by an
+    index, so the predicate need not run at all. Call it only for a query
+    that compiled (compile_device_query): malformed parts are not narrowed.
     """
     if not isinstance(query, Mapping):
         return None
-    found: Positions | None = None
+    found: Narrowing | None = None
+    exact = True
     for name, spec in query.items():
-        found = _both(found, _narrow_key(name, spec, index))
-    return found
+        part = _narrow_key(name, spec, index)
+        exact = exact and part is not None and part.exact
+        found = _both(found, part)
+    return _exactly(found, exact)
 
 
-def _narrow_key(name: Any, spec: Any, index: DeviceIndex) -> Positions | None:
+def _narrow_key(name: Any, spec: Any, index: DeviceIndex) -> Narrowing | None:
     if name == "$and" and isinstance(spec, list):
-        found: Positions | None = None
+        found: Narrowing | None = None
+        exact = True
         for sub in spec:
-            found = _both(found, narrow(sub, index))
-        return found
+            part = narrow(sub, index)
+            exact = exact and part is not None and part.exact
+            found = _both(found, part)
+        return _exactly(found, exact)
     if name == "$or" and isinstance(spec, list) and spec:
         parts = [narrow(sub, index) for sub in spec]
         if any(part is None for part in parts):
             return None
-        return set().union(*parts)
+        return Narrowing(
+            set().union(*(p.positions for p in parts)), all(p.exact for p in parts)
+        )
     field = DEVICE_FIELDS.get(name) if isinstance(name, str) else None
     if field is None:
         return None
@@ -137,34 +158,38 @@ def _narrow_key(name: Any, spec: Any, index: DeviceIndex) -> Positions | None:
     return None
 
 
-def _narrow_text(name: str, spec: Any, index: DeviceIndex) -> Positions | None:
+def _narrow_text(name: str, spec: Any, index: DeviceIndex) -> Narrowing | None:
     if not isinstance(spec, Mapping):
         return _equal(name, [spec], index)
     if spec.get("$ci", False) not in (False, "false", "False"):
         return None  # case-insensitive: the index holds exact texts
-    found: Positions | None = None
+    found: Narrowing | None = None
+    exact = True
     for op, argument in spec.items():
         part = None
+        if op == "$ci":
+            continue
         if op == "$eq":
             part = _equal(name, [argument], index)
         elif op == "$in" and isinstance(argument, list):
             part = _equal(name, argument, index)
         elif op == "$startsWith" and isinstance(argument, str):
-            part = index.prefix(name, argument)
+            part = Narrowing(index.prefix(name, argument), True)
+        exact = exact and part is not None
         found = _both(found, part)
-    return found
+    return _exactly(found, exact)
 
 
-def _equal(name: str, arguments: list[Any], index: DeviceIndex) -> Positions | None:
+def _equal(name: str, arguments: list[Any], index: DeviceIndex) -> Narrowing | None:
     keys = []
     for argument in arguments:
         if isinstance(argument, Mapping | list):
             return None
         keys.append(TEXT.key(argument))
-    return index.equal(name, keys)
+    return Narrowing(index.equal(name, keys), True)
 
 
-def _narrow_tags(name: str, spec: Any, index: DeviceIndex) -> Positions | None:
+def _narrow_tags(name: str, spec: Any, index: DeviceIndex) -> Narrowing | None:
     if isinstance(spec, Mapping) and len(spec) == 1 and "$eq" in spec:
         spec = spec["$eq"]
     if not isinstance(spec, Mapping) or not spec or "$ne" in spec:
@@ -175,24 +200,32 @@ def _narrow_tags(name: str, spec: Any, index: DeviceIndex) -> Positions | None:
         return None
     else:
         pairs = list(spec.items())
-    found: Positions | None = None
+    found: Narrowing | None = None
+    exact = True
     for key, value in pairs:
         if key is None or not _scalar(key) or (value is not None and not _scalar(value)):
-            continue  # a free key, or $in/$nin: not narrowed
-        found = _both(
-            found,
-            index.tag(name, TAG_TEXT.key(key), None if value is None else TAG_TEXT.key(value)),
+            exact = False  # a free key, or $in/$nin: not narrowed
+            continue
+        positions = index.tag(
+            name, TAG_TEXT.key(key), None if value is None else TAG_TEXT.key(value)
         )
-    return found
+        found = _both(found, Narrowing(positions, True))
+    return _exactly(found, exact)
 
 
 def _scalar(value: Any) -> bool:
     return not isinstance(value, Mapping | list)
 
 
-def _both(first: Positions | None, second: Positions | None) -> Positions | None:
+def _both(first: Narrowing | None, second: Narrowing | None) -> Narrowing | None:
     if first is None:
         return second
     if second is None:
         return first
-    return first & second
+    return Narrowing(first.positions & second.positions, first.exact and second.exact)
+
+
+def _exactly(found: Narrowing | None, exact: bool) -> Narrowing | None:
+    if found is None or found.exact == exact:
+        return found
+    return Narrowing(found.positions, found.exact and exact)

@@ -17,7 +17,7 @@ from losant_kit.mockserver.models.devices import Ordering
 from losant_kit.mockserver.query import (
     compile_device_filters,
     compile_device_query,
-    device_filters_query,
+    tag_filter_query,
 )
 from losant_kit.mockserver.query_index import DeviceIndex, narrow
 
@@ -35,13 +35,6 @@ DEVICES = st.lists(
     ),
     max_size=12,
 )
-# The store only ever holds a string class (the body schema says so); the simple
-# filter compares it raw.
-STRING_CLASS_DEVICES = st.lists(
-    st.fixed_dictionaries({"id": st.just(""), "name": STORED, "deviceClass": TEXTS, "tags": TAGS}),
-    max_size=12,
-)
-
 
 def text_operand() -> st.SearchStrategy[Any]:
     operators = st.dictionaries(
@@ -89,9 +82,20 @@ def test_index_narrowing_never_drops_a_device_the_query_selects(devices, query):
         predicate = compile_device_query(query)
     except ValidationError:
         return
-    candidates = narrow(query, DeviceIndex(devices))
-    if candidates is not None:
-        assert set(selected(predicate, devices)) <= candidates
+    found = narrow(query, DeviceIndex(devices))
+    if found is not None:
+        assert set(selected(predicate, devices)) <= found.positions
+
+
+@given(devices=DEVICES, query=QUERIES)
+def test_an_exact_narrowing_is_exactly_the_query_selection(devices, query):
+    try:
+        predicate = compile_device_query(query)
+    except ValidationError:
+        return
+    found = narrow(query, DeviceIndex(devices))
+    if found is not None and found.exact:
+        assert found.positions == set(selected(predicate, devices))
 
 
 @given(devices=DEVICES, query=QUERIES)
@@ -102,25 +106,29 @@ def test_narrowed_list_then_predicate_selects_exactly_the_reference(devices, que
         return
     ordering = Ordering(version=1, live=devices, deleted=[])
     narrowed = ordering.narrowed(query, False)
-    candidates = devices if narrowed is None else narrowed
+    candidates = devices if narrowed is None else narrowed[0]
     assert [d for d in candidates if predicate(d)] == [d for d in devices if predicate(d)]
 
 
-@given(
-    devices=STRING_CLASS_DEVICES,
-    device_class=st.one_of(st.none(), TEXTS, st.lists(TEXTS, max_size=2)),
-    tag_filter=st.one_of(st.none(), st.lists(
-        st.fixed_dictionaries({}, optional={"key": TEXTS, "value": TEXTS}), max_size=2)),
+TAG_FILTERS = st.one_of(
+    st.fixed_dictionaries({}, optional={"key": TEXTS, "value": TEXTS}),
+    st.lists(st.fixed_dictionaries({}, optional={"key": SCALARS, "value": SCALARS}), max_size=2),
 )
-def test_simple_filters_narrow_to_a_superset_of_their_matches(devices, device_class, tag_filter):
+
+
+@given(devices=DEVICES, tag_filter=TAG_FILTERS)
+def test_a_tag_filter_narrowing_never_drops_a_match_and_exact_means_exact(devices, tag_filter):
     try:
-        predicate = compile_device_filters(device_class=device_class, tag_filter=tag_filter)
+        predicate = compile_device_filters(tag_filter=tag_filter)
     except ValidationError:
         return
-    query = device_filters_query(device_class, tag_filter)
-    candidates = narrow(query, DeviceIndex(devices)) if query else None
-    if candidates is not None:
-        assert set(selected(predicate, devices)) <= candidates
+    query = tag_filter_query(tag_filter)
+    found = narrow(query, DeviceIndex(devices)) if query else None
+    if found is not None:
+        matches = set(selected(predicate, devices))
+        assert matches <= found.positions
+        if found.exact:
+            assert matches == found.positions
 
 
 def test_a_class_and_prefix_query_reads_only_the_indexed_candidates():
@@ -128,4 +136,5 @@ def test_a_class_and_prefix_query_reads_only_the_indexed_candidates():
                for i, c in enumerate(["gateway", "standalone"] * 50)]
     query = {"$and": [{"deviceClass": "gateway"}, {"name": {"$startsWith": "sensor-01"}}]}
     found = narrow(query, DeviceIndex(devices))
-    assert found == {10, 12, 14, 16, 18}
+    assert found.positions == {10, 12, 14, 16, 18}
+    assert found.exact

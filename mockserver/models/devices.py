@@ -33,9 +33,9 @@ from losant_kit.mockserver.query import (
     compile_device_filters,
     compile_device_query,
     compile_field_filter,
-    device_filters_query,
     device_value,
     sort_and_page,
+    tag_filter_query,
 )
 from losant_kit.mockserver.query_index import DeviceIndex, narrow
 
@@ -75,15 +75,18 @@ class Ordering:
     _blobs: dict[bool, tuple[str, list[int]]] = dataclasses.field(default_factory=dict)
     _indexes: dict[bool, DeviceIndex] = dataclasses.field(default_factory=dict)
 
-    def narrowed(self, query: Any, deleted: bool) -> Sequence[Record] | None:
-        """The devices an index leaves for ``query`` to check, in order; None if none narrows."""
+    def narrowed(self, query: Any, deleted: bool) -> tuple[list[Record], bool] | None:
+        """The devices the indexes leave for ``query``, in order, and whether exactly.
+
+        None when no index narrows it (see query_index.py).
+        """
         records = self.deleted if deleted else self.live
         if deleted not in self._indexes:
             self._indexes[deleted] = DeviceIndex(records)
-        positions = narrow(query, self._indexes[deleted])
-        if positions is None:
+        found = narrow(query, self._indexes[deleted])
+        if found is None:
             return None
-        return [records[i] for i in sorted(positions)]
+        return [records[i] for i in sorted(found.positions)], found.exact
 
     def glob_names(self, pattern: str, deleted: bool) -> Sequence[Record] | None:
         """Devices whose name matches the glob, in order; None if the fast path cannot apply."""
@@ -272,10 +275,14 @@ class Devices:
         checks: list[Callable[[Record], bool]] = []
         if params.get("query"):
             # An advanced query overrides the simple filters (as documented).
-            checks.append(compile_device_query(params["query"]))
+            predicate = compile_device_query(params["query"])
             narrowed = ordering.narrowed(params["query"], deleted)
             if narrowed is not None:
-                candidates = narrowed
+                candidates, exact = narrowed
+                if not exact:
+                    checks.append(predicate)
+            else:
+                checks.append(predicate)
         else:
             filter_field, pattern = params.get("filterField"), params.get("filter")
             name_indexed = False
@@ -289,22 +296,30 @@ class Devices:
                 or (params.get("tagFilter") or params.get("parentId"))
             )
             if simple:
-                # Unless the name index narrowed already (its glob is then not rechecked).
-                indexed = not name_indexed and device_filters_query(
-                    params.get("deviceClass"), params.get("tagFilter")
-                )
-                narrowed = ordering.narrowed(indexed, deleted) if indexed else None
-                if narrowed is not None:
-                    candidates = narrowed
+                tag_filter = params.get("tagFilter") or None
                 checks.append(
                     compile_device_filters(
                         filter_field=filter_field,
                         filter=pattern,
                         device_class=params.get("deviceClass") or None,
-                        tag_filter=params.get("tagFilter") or None,
+                        tag_filter=tag_filter,
                         parent_id=params.get("parentId"),
                     )
                 )
+                # The tag index, unless the name index narrowed already (its glob
+                # is then not rechecked). Answered exactly, the tag part of the
+                # filters need not run again on the candidates.
+                tags = tag_filter_query(tag_filter) if tag_filter and not name_indexed else None
+                narrowed = ordering.narrowed(tags, deleted) if tags else None
+                if narrowed is not None:
+                    candidates, exact = narrowed
+                    if exact:
+                        checks[-1] = compile_device_filters(
+                            filter_field=filter_field,
+                            filter=pattern,
+                            device_class=params.get("deviceClass") or None,
+                            parent_id=params.get("parentId"),
+                        )
         if principal.kind == "device":
             checks.append(self.backend.keys.reach(principal))
         if not checks:
