@@ -10,7 +10,9 @@ Figures (printed, and written as JSON with --json PATH):
 * ``sendstate``: POST a state report, requests/s, with throttling on and off in the same
   run (each request targets one of many devices so the 30/15 s window never refuses);
 * ``list100k``: latency of a filtered, sorted, paged device list over 100,000 devices
-  in one application (through the whole ASGI stack, no network), median and p95;
+  in one application (through the whole ASGI stack, no network), median and p95: a
+  glob name filter, no filter, an advanced class-and-prefix query, an advanced tag
+  query and a tagFilter;
 * ``timeseries1m``: latency of ``data.timeSeriesQuery`` (MEAN, 1-hour resolution,
   30 days) over one device holding 1,000,000 stored points, through the whole ASGI
   stack.
@@ -269,6 +271,16 @@ def bench_list_100k(args: argparse.Namespace) -> dict:
                 "advanced_query": {
                     "query[$and][0][deviceClass]": "gateway",
                     "query[$and][1][name][$startsWith]": "sensor-01",
+                    "perPage": "25",
+                },
+                "advanced_tag_query": {
+                    "query[tags][$tagKey]": "floor",
+                    "query[tags][$tagValue]": "7",
+                    "perPage": "25",
+                },
+                "tag_filter": {
+                    "tagFilter[0][key]": "floor",
+                    "tagFilter[0][value]": "7",
                     "perPage": "25",
                 },
             }

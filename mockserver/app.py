@@ -3,11 +3,14 @@
     app = create_app(Settings(seed=7))
     uvicorn.run(app, port=8080)
 
-Layers, outermost first: CORS (mockserver.cors); ``/openapi.json`` served from
-the committed spec text; the request journal; fault injection
-(mockserver.faults); the control API under ``/_mock``; Connexion (routing,
-security, validation, Swagger UI at ``/ui``) with the platform spec, whose
-endpoints come from the dispatcher.
+Layers, outermost first: the experience runtime for requests addressed to an
+experience (mockserver/experience/); CORS (mockserver.cors); ``/openapi.json``
+served from the committed spec text; the request journal; fault injection
+(mockserver.faults); the fast lane (fastpath.py), which serves the requests it
+can prove valid straight through the dispatcher; Connexion (routing, security,
+validation, Swagger UI at ``/ui``, the control API under ``/_mock``) for
+everything else, with the platform spec, whose endpoints come from the
+dispatcher.
 """
 
 from __future__ import annotations
@@ -19,12 +22,14 @@ from typing import Any
 from unittest import mock
 
 from connexion import AsyncApp
+from connexion import json_schema as connexion_json_schema
+from connexion import spec as connexion_spec
 from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from connexion.resolver import Resolver
 from connexion.spec import OpenAPISpecification
 from starlette.exceptions import HTTPException
-from starlette.responses import RedirectResponse
+from starlette.responses import RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from losant_kit import specs
@@ -35,13 +40,14 @@ from losant_kit.mockserver.cors import CorsLayer
 from losant_kit.mockserver.dispatch import Dispatcher
 from losant_kit.mockserver.errors import PlatformError
 from losant_kit.mockserver.experience.server import ExperienceRuntime
+from losant_kit.mockserver.fastpath import FastLane
 from losant_kit.mockserver.faults import TRANSPORT_KEY, FaultLayer, Faults, transport_of
 from losant_kit.mockserver.journal import Journal
 from losant_kit.mockserver.models.backend import Backend
 from losant_kit.mockserver.mqtt import MqttBroker
 from losant_kit.mockserver.persistence import DataFile
 from losant_kit.mockserver.settings import Settings
-from losant_kit.mockserver.spec import PlatformSpec
+from losant_kit.mockserver.spec import PlatformSpec, copy_tree
 from losant_kit.mockserver.throttle import Throttles
 from losant_kit.mockserver.validation import body_validator_map
 
@@ -57,15 +63,28 @@ _PROBLEM_TYPES = {
 }
 
 
+class _TreeCopy:
+    """Stands in for the ``copy`` module inside Connexion's spec loading (see below)."""
+
+    deepcopy = staticmethod(copy_tree)
+
+
 @contextmanager
 def _trusted_spec():
     """Skip Connexion's re-validation of the spec against the OpenAPI meta-schema.
 
     It costs ~2.5 s per start on this spec, and the spec is generated and
     checked with openapi-spec-validator by the test suite (tests/test_specs.py).
+    Connexion also deep-copies the raw (not yet dereferenced) spec twice while
+    loading it; a plain tree copy does the same for parsed JSON/YAML in a fifth
+    of the time.
     """
-    with mock.patch.object(
-        OpenAPISpecification, "_validate_spec", classmethod(lambda cls, spec: None)
+    with (
+        mock.patch.object(
+            OpenAPISpecification, "_validate_spec", classmethod(lambda cls, spec: None)
+        ),
+        mock.patch.object(connexion_spec, "copy", _TreeCopy),
+        mock.patch.object(connexion_json_schema, "deepcopy", copy_tree),
     ):
         yield
 
@@ -106,6 +125,29 @@ def _http_error(request: ConnexionRequest, exc: HTTPException) -> ConnexionRespo
 def _unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     log.exception("unhandled error in the mock", exc_info=exc)
     return error_body(500, "InternalError", f"The mock failed: {type(exc).__name__}: {exc}")
+
+
+# Exception class -> the platform-shaped reply; Connexion and the fast lane both use it.
+ERROR_RENDERERS: dict[type[Exception], Any] = {
+    PlatformError: _platform_error,
+    ProblemException: _problem,
+    HTTPException: _http_error,
+    Exception: _unexpected,
+}
+
+
+def render_error(scope: Scope, exc: Exception) -> Response:
+    """The reply Connexion's exception middleware would give for ``exc`` (closest class wins)."""
+    renderer = next(
+        ERROR_RENDERERS[cls] for cls in type(exc).__mro__ if cls in ERROR_RENDERERS
+    )
+    reply = renderer(ConnexionRequest(scope), exc)
+    return Response(
+        content=reply.body,
+        status_code=reply.status_code,
+        headers=reply.headers,
+        media_type=reply.content_type,
+    )
 
 
 class MockApp:
@@ -150,24 +192,33 @@ class MockApp:
         self.connexion = AsyncApp(
             __name__, security_map={"bearer": bearer_handler_class(self.backend.authenticator)}
         )
+        document = self.spec.for_connexion()
         with _trusted_spec():
             self.connexion.add_api(
-                self.spec.for_connexion(),
+                document,
                 resolver=Resolver(function_resolver=self.dispatcher.endpoint),
                 validator_map=body_validator_map(self.spec),
             )
             self.control.mount(self.connexion)
-        self.connexion.add_error_handler(PlatformError, _platform_error)
-        self.connexion.add_error_handler(ProblemException, _problem)
-        self.connexion.add_error_handler(HTTPException, _http_error)
-        self.connexion.add_error_handler(Exception, _unexpected)
+        for exc_class, renderer in ERROR_RENDERERS.items():
+            self.connexion.add_error_handler(exc_class, renderer)
+        # The platform request path, inner end: the fast lane for requests it can
+        # prove valid, Connexion for everything else (outer layers: _serve).
+        self.lane = FastLane(
+            self.spec,
+            document,
+            self.dispatcher,
+            self.backend.authenticator,
+            render_error,
+            self.connexion,
+        )
         self._spec_text = specs.PLATFORM_SPEC.read_bytes()
         # Experiences are served in front of the platform API (mockserver/experience/),
         # with the CORS headers the experience itself declares (endpointDefaultCors),
         # so the platform's CORS layer stays out of their way.
         self.experience = ExperienceRuntime(self.backend)
         self.faults = Faults(self.spec, settings.seed, settings.faults)
-        self._faulted = FaultLayer(self.connexion, self.faults)
+        self._faulted = FaultLayer(self.lane, self.faults)
         self._entry = (
             CorsLayer(self._serve, settings.cors_origins) if settings.cors else self._serve
         )

@@ -34,6 +34,7 @@ ISSUER = "losant-mock"
 ALGORITHM = "HS256"
 USER_TOKEN_TTL_S = 30 * 24 * 3600
 DEVICE_TOKEN_TTL_S = 365 * 24 * 3600
+VERIFIED_CACHE_SIZE = 10_000
 
 Kind = Literal["user", "device", "apiToken"]
 
@@ -60,6 +61,12 @@ class TokenSigner:
     def __init__(self, secret: str | None = None) -> None:
         # Random per run unless pinned, so tokens from a previous run are refused.
         self.secret = secret or secrets.token_urlsafe(32)
+        # token -> claims whose signature, issuer and required claims checked out.
+        # Those checks depend on nothing but the token string and the secret, so
+        # their verdict is cached (PyJWT costs ~0.3 ms a call); expiry is judged on
+        # every call against the mock's clock, and the store (revocation, deleted
+        # keys and users) is consulted on every call by Authenticator.
+        self._verified: dict[str, dict[str, Any]] = {}
 
     def sign(self, claims: dict[str, Any], *, now: float, ttl_s: int | None) -> str:
         payload = {"iss": ISSUER, "iat": int(now), **claims}
@@ -68,6 +75,17 @@ class TokenSigner:
         return jwt.encode(payload, self.secret, algorithm=ALGORITHM)
 
     def decode(self, token: str, *, now: float) -> dict[str, Any]:
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._verify(token)
+            if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                self._verified.clear()
+            self._verified[token] = claims
+        if "exp" in claims and now >= claims["exp"]:
+            raise Unauthorized("Authorization token has expired")
+        return dict(claims)
+
+    def _verify(self, token: str) -> dict[str, Any]:
         try:
             claims = jwt.decode(
                 token,
@@ -85,8 +103,6 @@ class TokenSigner:
             )
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"Authorization token is invalid: {exc}") from None
-        if "exp" in claims and now >= claims["exp"]:
-            raise Unauthorized("Authorization token has expired")
         return claims
 
 

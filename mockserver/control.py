@@ -236,7 +236,9 @@ class Control:
             "mqttGet": lambda: self.mqtt_get(),
             "mqttDrop": lambda clientId: self.mqtt_drop(clientId),
         }
-        document = yaml.safe_load(specs.CONTROL_SPEC.read_text())
+        # libyaml's parser where present: the same safe loading, ~10x faster at start-up.
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        document = yaml.load(specs.CONTROL_SPEC.read_text(), Loader=loader)
         app.add_api(
             document,
             base_path="/_mock",

@@ -182,9 +182,9 @@ def compile_device_filters(
     classes = _device_classes(parse_object_param(device_class, name="deviceClass"))
     if classes is not None:
         predicates.append(lambda device: device.get("deviceClass") in classes)
-    tags = _tag_filter_query(parse_object_param(tag_filter, name="tagFilter"))
+    tags = tag_filter_query(tag_filter)
     if tags:
-        predicates.append(compile_device_query({"$and": [{"tags": tag} for tag in tags]}))
+        predicates.append(compile_device_query(tags))
     if parent_id:
         wanted = None if parent_id == "null" else parent_id
         predicates.append(compile_device_query({"parentId": wanted}))
@@ -947,3 +947,15 @@ def device_selector(body: Mapping[str, Any]) -> Predicate:
     return lambda device: (
         device["id"].lower() in ids or has_tag(device) or (matches is not None and matches(device))
     )
+
+
+# The readers the evaluator itself uses, for indexes that must agree with it
+# (query_index.py).
+values_of = _values
+tag_pairs = _tag_pairs
+
+
+def tag_filter_query(tag_filter: Any) -> dict[str, Any] | None:
+    """The advanced query a ``tagFilter`` amounts to (what compile_device_filters runs)."""
+    tags = _tag_filter_query(parse_object_param(tag_filter, name="tagFilter"))
+    return {"$and": [{"tags": tag} for tag in tags]} if tags else None

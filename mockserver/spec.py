@@ -9,6 +9,7 @@ This module also owns the exact draft-07 validators (``x-jsonschema``).
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -116,7 +117,7 @@ class PlatformSpec:
         style, not the type); the dispatcher decodes and checks every form
         exactly. The served /openapi.json is unchanged.
         """
-        doc = copy.deepcopy(self.document)
+        doc = copy_tree(self.document)
         for parameter in doc["components"].get("parameters", {}).values():
             _pass_through(parameter)
         for item in doc["paths"].values():
@@ -133,6 +134,24 @@ class PlatformSpec:
                         "x-schema-name": name,
                     }
         return doc
+
+
+def copy_tree(node: Any) -> Any:
+    """A deep copy of parsed JSON data (string keys, JSON scalars), at C speed.
+
+    A JSON round trip is ~10x faster than ``copy.deepcopy``, which keeps a memo
+    for shared and cyclic objects that a freshly parsed spec never has;
+    start-up copies the spec several times (here and inside Connexion, see
+    app.py). Anything JSON cannot carry exactly falls back to ``deepcopy``.
+    """
+    try:
+        text = json.dumps(node, allow_nan=False)
+    except (TypeError, ValueError):
+        return copy.deepcopy(node)
+    copied = json.loads(text)
+    # Equal only if nothing changed on the way: int keys (YAML "200:") or
+    # tuples would come back as strings and lists.
+    return copied if copied == node else copy.deepcopy(node)
 
 
 def _pass_through(parameter: dict[str, Any]) -> None:

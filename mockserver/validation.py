@@ -78,6 +78,16 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def parse_json_body(text: str) -> Any:
+    """A request body's JSON, as the platform reads it (no NaN, no Infinity)."""
+    try:
+        return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(f"body: malformed JSON ({exc.msg} at {exc.pos})") from None
+    except ValueError as exc:
+        raise ValidationError(f"body: malformed JSON ({exc})") from None
+
+
 def body_validator_map(spec: PlatformSpec) -> dict[str, Any]:
     """Connexion's validator map with the exact JSON body validator for ``spec``."""
 
@@ -106,12 +116,7 @@ def body_validator_map(spec: PlatformSpec) -> dict[str, Any]:
             text = b"".join(chunks).decode(self._encoding, errors="replace")
             if not text:
                 return None
-            try:
-                return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
-            except json.JSONDecodeError as exc:
-                raise ValidationError(f"body: malformed JSON ({exc.msg} at {exc.pos})") from None
-            except ValueError as exc:
-                raise ValidationError(f"body: malformed JSON ({exc})") from None
+            return parse_json_body(text)
 
         def _validate(self, body: Any) -> None:
             if body is None:

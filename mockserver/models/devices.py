@@ -35,7 +35,9 @@ from losant_kit.mockserver.query import (
     compile_field_filter,
     device_value,
     sort_and_page,
+    tag_filter_query,
 )
+from losant_kit.mockserver.query_index import DeviceIndex, narrow
 
 if TYPE_CHECKING:
     from losant_kit.mockserver.models.backend import Backend
@@ -71,6 +73,20 @@ class Ordering:
     live: list[Record]
     deleted: list[Record]
     _blobs: dict[bool, tuple[str, list[int]]] = dataclasses.field(default_factory=dict)
+    _indexes: dict[bool, DeviceIndex] = dataclasses.field(default_factory=dict)
+
+    def narrowed(self, query: Any, deleted: bool) -> tuple[list[Record], bool] | None:
+        """The devices the indexes leave for ``query``, in order, and whether exactly.
+
+        None when no index narrows it (see query_index.py).
+        """
+        records = self.deleted if deleted else self.live
+        if deleted not in self._indexes:
+            self._indexes[deleted] = DeviceIndex(records)
+        found = narrow(query, self._indexes[deleted])
+        if found is None:
+            return None
+        return [records[i] for i in sorted(found.positions)], found.exact
 
     def glob_names(self, pattern: str, deleted: bool) -> Sequence[Record] | None:
         """Devices whose name matches the glob, in order; None if the fast path cannot apply."""
@@ -259,28 +275,51 @@ class Devices:
         checks: list[Callable[[Record], bool]] = []
         if params.get("query"):
             # An advanced query overrides the simple filters (as documented).
-            checks.append(compile_device_query(params["query"]))
+            predicate = compile_device_query(params["query"])
+            narrowed = ordering.narrowed(params["query"], deleted)
+            if narrowed is not None:
+                candidates, exact = narrowed
+                if not exact:
+                    checks.append(predicate)
+            else:
+                checks.append(predicate)
         else:
             filter_field, pattern = params.get("filterField"), params.get("filter")
+            name_indexed = False
             if filter_field == "name" and pattern:
                 narrowed = ordering.glob_names(pattern, deleted)
                 if narrowed is not None:
-                    candidates, filter_field = narrowed, None
+                    candidates, filter_field, name_indexed = narrowed, None, True
             simple = (
                 (filter_field and pattern)
                 or params.get("deviceClass")
                 or (params.get("tagFilter") or params.get("parentId"))
             )
             if simple:
+                tag_filter = params.get("tagFilter") or None
                 checks.append(
                     compile_device_filters(
                         filter_field=filter_field,
                         filter=pattern,
                         device_class=params.get("deviceClass") or None,
-                        tag_filter=params.get("tagFilter") or None,
+                        tag_filter=tag_filter,
                         parent_id=params.get("parentId"),
                     )
                 )
+                # The tag index, unless the name index narrowed already (its glob
+                # is then not rechecked). Answered exactly, the tag part of the
+                # filters need not run again on the candidates.
+                tags = tag_filter_query(tag_filter) if tag_filter and not name_indexed else None
+                narrowed = ordering.narrowed(tags, deleted) if tags else None
+                if narrowed is not None:
+                    candidates, exact = narrowed
+                    if exact:
+                        checks[-1] = compile_device_filters(
+                            filter_field=filter_field,
+                            filter=pattern,
+                            device_class=params.get("deviceClass") or None,
+                            parent_id=params.get("parentId"),
+                        )
         if principal.kind == "device":
             checks.append(self.backend.keys.reach(principal))
         if not checks:
