@@ -144,12 +144,16 @@ class MockApp:
         self.connexion.add_error_handler(HTTPException, _http_error)
         self.connexion.add_error_handler(Exception, _unexpected)
         self._spec_text = specs.PLATFORM_SPEC.read_bytes()
+        self._spec31_text = specs.PLATFORM_SPEC_31.read_bytes()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path = scope["path"]
             if path == "/openapi.json":
                 await _send_json(send, self._spec_text)
+                return
+            if path == "/openapi-3.1.json":
+                await _send_json(send, self._spec31_text)
                 return
             if path in ("/", "/_mock"):
                 await _send_json(send, json.dumps(self.control.index()).encode())

@@ -1,0 +1,112 @@
+"""Parameter constraints the platform documents but the reference leaves untyped.
+
+The reference types every query parameter as a string. Where the parameter's
+own documentation says what the string holds (milliseconds since the epoch, a
+comma-separated list of summary names, ...), the spec states it as a pattern,
+in both documents, so tools generate only values the platform (and the mock,
+which validates parameters with the 3.0 document) accepts. Each entry names
+the documentation that states it; ``specs/README.md`` lists them (generated).
+
+Rules that no schema can state are in :mod:`losant_kit.specs.rules`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# A number of milliseconds as a query string: digits, an optional fraction.
+MS_PATTERN = "^-?[0-9]+(\\.[0-9]+)?$"
+MS_NON_NEGATIVE_PATTERN = "^[0-9]+(\\.[0-9]+)?$"
+# 1 to 1000 (leading zeros allowed, as int() reads them).
+PER_PAGE_PATTERN = "^0*([1-9][0-9]{0,2}|1000)$"
+SUMMARY_NAMES = ("deviceCounts", "notebookMinuteCounts", "payloadCounts")
+
+
+def _comma_list(names: tuple[str, ...]) -> str:
+    one = "(" + "|".join(names) + ")"
+    return f"^ *{one}( *, *{one})* *$"
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """Schema keywords added to a query parameter, and where the platform says so."""
+
+    parameter: str
+    keywords: dict[str, Any]
+    source: str
+    # Operation ids it applies to; empty: every operation with the parameter.
+    operations: tuple[str, ...] = ()
+
+
+CONSTRAINTS: tuple[Constraint, ...] = (
+    *(
+        Constraint(
+            name,
+            {"pattern": MS_PATTERN},
+            f"apiInfo.json describes `{name}` as milliseconds since the epoch (\"ms since "
+            "epoch\", \"0 means now, negative is relative to now\").",
+        )
+        for name in ("start", "end", "since")
+    ),
+    Constraint(
+        "duration",
+        {"pattern": MS_NON_NEGATIVE_PATTERN},
+        "apiInfo.json: \"Duration of time range to query in milliseconds\".",
+    ),
+    Constraint(
+        "date",
+        {"pattern": MS_NON_NEGATIVE_PATTERN},
+        "apiInfo.json (`application.archiveData`): \"The date to archive data (ms since epoch)\".",
+    ),
+    Constraint(
+        "perPage",
+        {"pattern": PER_PAGE_PATTERN},
+        "apiInfo.json says \"How many items to return per page\" (so at least 1); the upper "
+        "bound 1000 is not in the reference: it is the mock's page cap (README, Fidelity "
+        "notes), stated so tools do not guess.",
+    ),
+    Constraint(
+        "include",
+        {"pattern": _comma_list(SUMMARY_NAMES)},
+        "apiInfo.json (`applications.periodSummaries`): \"Comma-separated list of resources\", "
+        "example `payloadCounts, deviceCounts, notebookMinuteCounts`.",
+        ("applications.periodSummaries",),
+    ),
+    Constraint(
+        "exclude",
+        {"pattern": _comma_list(SUMMARY_NAMES)},
+        "apiInfo.json (`applications.periodSummaries`): \"Comma-separated list of resources to "
+        "exclude from summary\", example `payloadCounts, deviceCounts, notebookMinuteCounts`.",
+        ("applications.periodSummaries",),
+    ),
+    Constraint(
+        "topic",
+        {"minLength": 1},
+        "apiInfo.json (`application.mqttSubscriptionStream`): \"The MQTT topic to subscribe "
+        "to\", required (an empty topic names nothing).",
+    ),
+)
+
+
+def apply(spec: dict[str, Any]) -> None:
+    """Add every constraint to the (3.0.3) document's parameters, in place."""
+    for item in spec["paths"].values():
+        for op in item.values():
+            for param in op["parameters"]:
+                if param.get("in") != "query":
+                    continue
+                for rule in CONSTRAINTS:
+                    if rule.parameter == param["name"] and (
+                        not rule.operations or op["operationId"] in rule.operations
+                    ):
+                        param["schema"].update(rule.keywords)
+
+
+def markdown() -> list[str]:
+    lines = []
+    for rule in CONSTRAINTS:
+        where = ", ".join(f"`{o}`" for o in rule.operations) or "every operation"
+        keywords = ", ".join(f"`{k}: {v}`" for k, v in rule.keywords.items())
+        lines.append(f"- `{rule.parameter}` ({where}): {keywords}. {rule.source}")
+    return lines
