@@ -131,6 +131,12 @@ def _bulk_create_source(case: Any) -> None:
         body["count"] = 1
 
 
+def _command_needs_devices(case: Any) -> None:
+    body = _body(case)
+    if body is not None and not any(k in body for k in ("deviceIds", "deviceTags", "deviceQuery")):
+        body["deviceIds"] = []
+
+
 def _is_date_text(value: str) -> bool:
     try:
         datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -231,6 +237,7 @@ REPAIRS: dict[str, Callable[[Any], None]] = {
     "new-global-needs-json": _new_global_needs_json,
     "password-change-needs-current": _password_change_needs_current,
     "bulk-create-source": _bulk_create_source,
+    "command-needs-devices": _command_needs_devices,
     "time-is-a-date": _time_is_a_date,
     "query-dates": _query_dates,
     "query-known-fields": _query_known_fields,
@@ -260,14 +267,26 @@ SETUPS: dict[str, Callable[[Any, dict[str, Any]], None]] = {
 }
 
 
-@schemathesis.hook
-def map_case(context: Any, case: Any) -> Any:
+def _repair(case: Any) -> Any:
     if _positive(case):
         for rule_id in _rule_ids(case):
             repair = REPAIRS.get(rule_id)
             if repair is not None:
                 repair(case)
     return case
+
+
+@schemathesis.hook
+def map_case(context: Any, case: Any) -> Any:
+    """Generated cases (coverage, fuzzing, stateful phases)."""
+    return _repair(case)
+
+
+@schemathesis.hook
+def before_add_examples(context: Any, examples: list[Any]) -> None:
+    """The spec's own examples (examples phase), which no ``map_*`` hook sees."""
+    for case in examples:
+        _repair(case)
 
 
 @schemathesis.hook

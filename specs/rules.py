@@ -95,6 +95,12 @@ RULES: tuple[Rule, ...] = (
         ("deviceRecipe.bulkCreate",),
     ),
     Rule(
+        "command-needs-devices",
+        "A command to many devices names them: at least one of `deviceIds`, `deviceTags` "
+        "or `deviceQuery` is given.",
+        ("devices.sendCommand",),
+    ),
+    Rule(
         "time-is-a-date",
         "A `time` given as a string is an ISO-8601 date (the schemas admit any string).",
         schemas=("multiDeviceCommand", "deviceCommand", "deviceStateOrStates"),
