@@ -89,11 +89,28 @@ def _problem(request: ConnexionRequest, exc: ProblemException) -> ConnexionRespo
     return error_body(status, _PROBLEM_TYPES.get(status, "Error"), message)
 
 
-def _http_error(request: ConnexionRequest, exc: HTTPException) -> ConnexionResponse:
+def _http_error(
+    spec: PlatformSpec, request: ConnexionRequest, exc: HTTPException
+) -> ConnexionResponse:
     message = {404: "No such route", 405: "Method not allowed on this route"}.get(
         exc.status_code, str(exc.detail)
     )
-    return error_body(exc.status_code, _PROBLEM_TYPES.get(exc.status_code, "Error"), message)
+    return error_body(
+        exc.status_code,
+        _PROBLEM_TYPES.get(exc.status_code, "Error"),
+        message,
+        _allow(spec, request, exc),
+    )
+
+
+def _allow(spec: PlatformSpec, request: ConnexionRequest, exc: HTTPException) -> dict[str, str]:
+    """RFC 9110: a 405 lists the methods the path does take (from the spec, else Starlette's)."""
+    if exc.status_code != 405:
+        return {}
+    methods = spec.allowed_methods(request.url.path)
+    if methods:
+        return {"Allow": ", ".join(methods)}
+    return {k: v for k, v in (exc.headers or {}).items() if k.lower() == "allow"}
 
 
 def _unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
@@ -141,7 +158,9 @@ class MockApp:
             self.control.mount(self.connexion)
         self.connexion.add_error_handler(PlatformError, _platform_error)
         self.connexion.add_error_handler(ProblemException, _problem)
-        self.connexion.add_error_handler(HTTPException, _http_error)
+        self.connexion.add_error_handler(
+            HTTPException, lambda request, exc: _http_error(self.spec, request, exc)
+        )
         self.connexion.add_error_handler(Exception, _unexpected)
         self._spec_text = specs.PLATFORM_SPEC.read_bytes()
         self._spec31_text = specs.PLATFORM_SPEC_31.read_bytes()

@@ -9,6 +9,7 @@ This module also owns the exact draft-07 validators (``x-jsonschema``).
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -65,6 +66,14 @@ class PlatformSpec:
         self._validators: dict[str, jsonschema.protocols.Validator] = {}
 
     # ------------------------------------------------------------ validation
+
+    def allowed_methods(self, path: str) -> list[str] | None:
+        """The methods the spec declares for a concrete request path (None: no such path)."""
+        for template, item in self.document["paths"].items():
+            pattern = re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(template))
+            if re.fullmatch(pattern, path):
+                return sorted(method.upper() for method in item)
+        return None
 
     @cached_property
     def _registry(self) -> Registry:

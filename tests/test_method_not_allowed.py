@@ -1,0 +1,16 @@
+"""A method the path does not take: 405 with the Allow header RFC 9110 requires."""
+
+from __future__ import annotations
+
+
+def test_405_lists_the_methods_the_spec_declares_for_the_path(client, app_id, auth):
+    response = client.put(f"/applications/{app_id}/devices", headers=auth)
+    assert response.status_code == 405
+    assert response.json()["type"] == "MethodNotAllowed"
+    assert response.headers["allow"] == "GET, PATCH, POST"
+
+
+def test_405_on_a_public_path_lists_its_one_method(client):
+    response = client.request("TRACE", "/auth/user")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
