@@ -177,6 +177,12 @@ class MockApp:
             if path in ("/", "/_mock"):
                 await _send_json(send, json.dumps(self.control.index()).encode())
                 return
+            allowed = self.spec.allowed_methods(path)
+            if allowed and scope["method"] not in (*allowed, "HEAD", "OPTIONS"):
+                # A concrete path shadows a templated one (PATCH /applications/import is
+                # not application.patch); Connexion's router would pick the template.
+                await self.journal.wrap(_method_not_allowed(allowed), scope, receive, send)
+                return
         await self.journal.wrap(self.connexion, scope, receive, send)
 
 
@@ -192,6 +198,28 @@ async def _send_json(send: Send, body: bytes) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def _method_not_allowed(allowed: list[str]):
+    body = json.dumps(
+        {"type": "MethodNotAllowed", "message": "Method not allowed on this route"}
+    ).encode()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 405,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"allow", ", ".join(allowed).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    return app
 
 
 def create_app(settings: Settings | None = None) -> MockApp:

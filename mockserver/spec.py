@@ -68,12 +68,25 @@ class PlatformSpec:
     # ------------------------------------------------------------ validation
 
     def allowed_methods(self, path: str) -> list[str] | None:
-        """The methods the spec declares for a concrete request path (None: no such path)."""
-        for template, item in self.document["paths"].items():
-            pattern = re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(template))
-            if re.fullmatch(pattern, path):
-                return sorted(method.upper() for method in item)
-        return None
+        """The methods of the spec path a request path matches (None: no such path).
+
+        As OpenAPI says, concrete paths match before templated ones: with both
+        ``/applications/import`` and ``/applications/{applicationId}``,
+        ``/applications/import`` is the first.
+        """
+        matches = [
+            (template.count("{"), sorted(method.upper() for method in item))
+            for template, (pattern, item) in self._path_patterns.items()
+            if pattern.fullmatch(path)
+        ]
+        return min(matches)[1] if matches else None
+
+    @cached_property
+    def _path_patterns(self) -> dict[str, tuple[re.Pattern[str], dict[str, Any]]]:
+        return {
+            template: (re.compile(re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(template))), item)
+            for template, item in self.document["paths"].items()
+        }
 
     @cached_property
     def _registry(self) -> Registry:

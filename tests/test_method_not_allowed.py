@@ -14,3 +14,10 @@ def test_405_on_a_public_path_lists_its_one_method(client):
     response = client.request("TRACE", "/auth/user")
     assert response.status_code == 405
     assert response.headers["allow"] == "POST"
+
+
+def test_a_concrete_path_is_not_taken_for_a_templated_one(client, auth):
+    """OpenAPI matches /applications/import before /applications/{applicationId}."""
+    response = client.patch("/applications/import", headers=auth, json={"name": "x"})
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
