@@ -20,6 +20,12 @@ MS_PATTERN = "^-?[0-9]+(\\.[0-9]+)?$"
 MS_NON_NEGATIVE_PATTERN = "^[0-9]+(\\.[0-9]+)?$"
 # 1 to 1000 (leading zeros allowed, as int() reads them).
 PER_PAGE_PATTERN = "^0*([1-9][0-9]{0,2}|1000)$"
+# An MQTT topic filter (MQTT 3.1.1, 4.7): levels split by "/", "+" a whole
+# level, "#" only the whole last one, never NUL.
+TOPIC_FILTER_PATTERN = "^(?:(?:\\+|[^+#/\\x00]*)/)*(?:\\+|#|[^+#/\\x00]*)$"
+# The reference bounds a published topic (mqttPublishBody.topic maxLength 230);
+# a filter gets the same bound.
+MAX_TOPIC_LENGTH = 230
 SUMMARY_NAMES = ("deviceCounts", "notebookMinuteCounts", "payloadCounts")
 
 
@@ -82,9 +88,12 @@ CONSTRAINTS: tuple[Constraint, ...] = (
     ),
     Constraint(
         "topic",
-        {"minLength": 1},
+        {"minLength": 1, "maxLength": MAX_TOPIC_LENGTH, "pattern": TOPIC_FILTER_PATTERN},
         "apiInfo.json (`application.mqttSubscriptionStream`): \"The MQTT topic to subscribe "
-        "to\", required (an empty topic names nothing).",
+        "to\"; a topic filter as MQTT 3.1.1 section 4.7 defines it: not empty, no NUL, `+` a "
+        "whole level, `#` only the whole last level; at most 230 characters, like "
+        "`mqttPublishBody.topic`.",
+        ("application.mqttSubscriptionStream",),
     ),
 )
 
