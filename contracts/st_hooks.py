@@ -149,8 +149,12 @@ def _time_is_a_date(case: Any) -> None:
     items = case.body if isinstance(case.body, list) else [case.body]
     for item in items:
         time = item.get("time") if isinstance(item, dict) else None
+        if isinstance(time, dict):
+            holder, key, time = time, "$date", time.get("$date")
+        else:
+            holder, key = item, "time"
         if isinstance(time, str) and not _is_date_text(time):
-            item["time"] = A_DATE
+            holder[key] = A_DATE
 
 
 def _dated(value: Any) -> Any:

@@ -102,7 +102,8 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "time-is-a-date",
-        "A `time` given as a string is an ISO-8601 date (the schemas admit any string).",
+        "A `time` given as a string (or as `{\"$date\": string}`) is an ISO-8601 date "
+        "(the schemas admit any string).",
         schemas=("multiDeviceCommand", "deviceCommand", "deviceStateOrStates"),
     ),
     Rule(

@@ -209,3 +209,12 @@ def test_mock_accepts_exactly_the_millisecond_values_the_pattern_admits(reader, 
         value,
         response.text,
     )
+
+
+def test_import_refuses_a_notification_email_that_is_not_an_email(client, auth, app_id):
+    """The documented `format: email` of the form field is enforced, so no log echoes junk."""
+    form = {"email": (None, "not-an-address"), "options": (None, "{}", "application/json")}
+    response = client.post(f"/applications/{app_id}/import", headers=auth, files=form)
+    assert response.status_code == 400
+    assert "email" in response.json()["message"]
+    assert client.get(f"/applications/{app_id}/importLogs", headers=auth).json() == []
