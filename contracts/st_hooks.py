@@ -137,6 +137,19 @@ def _command_needs_devices(case: Any) -> None:
         body["deviceIds"] = []
 
 
+def _publish_topic_name(case: Any) -> None:
+    body = _body(case)
+    if body is not None and isinstance(body.get("topic"), str):
+        body["topic"] = body["topic"].replace("+", "_").replace("#", "_") or "kit"
+
+
+def _referenced_devices_exist(case: Any) -> None:
+    body = _body(case)
+    if body is not None:
+        for key in ("deviceId", "gatewayId", "parentId"):
+            body.pop(key, None)
+
+
 def _is_date_text(value: str) -> bool:
     try:
         datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -162,7 +175,8 @@ def _dated(value: Any) -> Any:
     if isinstance(value, dict):
         if "$date" in value:
             return {"$date": A_DATE}
-        return {k: _dated(v) for k, v in value.items()}
+        # `$ci` (case-insensitive flag) stays a boolean.
+        return {k: (v if k == "$ci" else _dated(v)) for k, v in value.items()}
     if isinstance(value, list):
         return [_dated(v) for v in value]
     if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
@@ -243,6 +257,8 @@ REPAIRS: dict[str, Callable[[Any], None]] = {
     "bulk-create-source": _bulk_create_source,
     "command-needs-devices": _command_needs_devices,
     "time-is-a-date": _time_is_a_date,
+    "publish-topic-name": _publish_topic_name,
+    "referenced-devices-exist": _referenced_devices_exist,
     "query-dates": _query_dates,
     "query-known-fields": _query_known_fields,
 }

@@ -66,6 +66,11 @@ CONSTRAINTS: tuple[Constraint, ...] = (
         "apiInfo.json (`application.archiveData`): \"The date to archive data (ms since epoch)\".",
     ),
     Constraint(
+        "keepAliveInterval",
+        {"pattern": MS_NON_NEGATIVE_PATTERN},
+        "apiInfo.json: \"Number of seconds between keepalive messages\".",
+    ),
+    Constraint(
         "perPage",
         {"pattern": PER_PAGE_PATTERN},
         "apiInfo.json says \"How many items to return per page\" (so at least 1); the upper "

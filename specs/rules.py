@@ -107,6 +107,16 @@ RULES: tuple[Rule, ...] = (
         schemas=("multiDeviceCommand", "deviceCommand", "deviceStateOrStates"),
     ),
     Rule(
+        "publish-topic-name",
+        "A topic to publish to is an MQTT topic name: no `+` or `#` wildcards (MQTT 3.1.1, 4.7).",
+        ("application.mqttPublishMessage",),
+    ),
+    Rule(
+        "referenced-devices-exist",
+        "A `deviceId`, `gatewayId` or `parentId` in the body names a device of the application.",
+        ("events.post", "events.patch", "devices.post"),
+    ),
+    Rule(
         "query-dates",
         "In an advanced query, the date fields ("
         + ", ".join(f"`{f}`" for f in QUERY_DATE_FIELDS)
