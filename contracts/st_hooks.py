@@ -150,6 +150,14 @@ def _referenced_devices_exist(case: Any) -> None:
             body.pop(key, None)
 
 
+def _device_tags_select(case: Any) -> None:
+    body = _body(case)
+    if body is not None and isinstance(body.get("deviceTags"), list):
+        body["deviceTags"] = [
+            t for t in body["deviceTags"] if isinstance(t, dict) and ("key" in t or "value" in t)
+        ]
+
+
 def _is_date_text(value: str) -> bool:
     try:
         datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -258,6 +266,7 @@ REPAIRS: dict[str, Callable[[Any], None]] = {
     "command-needs-devices": _command_needs_devices,
     "time-is-a-date": _time_is_a_date,
     "publish-topic-name": _publish_topic_name,
+    "device-tags-select": _device_tags_select,
     "referenced-devices-exist": _referenced_devices_exist,
     "query-dates": _query_dates,
     "query-known-fields": _query_known_fields,
@@ -268,14 +277,16 @@ ARCHIVE_CONFIG = {"archiveConfig": {"directory": "kit-archive", "credentialName"
 
 
 def _archive_destination(case: Any, kwargs: dict[str, Any]) -> None:
-    url = kwargs.get("url") or ""
-    path = case.formatted_path
+    """Configure the application's archive destination, with the run's own headers."""
     app_id = case.path_parameters.get("applicationId")
-    if not app_id or not url.endswith(path):
+    if not app_id:
         return
-    base = url[: -len(path)]
+    schema = case.operation.schema
+    base = schema.get_base_url().rstrip("/")
+    configured = schema.config.headers_for(operation=case.operation)
     headers = {
-        k: v for k, v in (kwargs.get("headers") or {}).items() if k.lower() == "authorization"
+        k: v for k, v in {**configured, **(case.headers or {})}.items()
+        if k.lower() == "authorization"
     }
     requests.patch(
         f"{base}/applications/{app_id}", json=ARCHIVE_CONFIG, headers=headers, timeout=30

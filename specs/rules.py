@@ -107,6 +107,11 @@ RULES: tuple[Rule, ...] = (
         schemas=("multiDeviceCommand", "deviceCommand", "deviceStateOrStates"),
     ),
     Rule(
+        "device-tags-select",
+        "Each `deviceTags` entry that selects devices has a `key`, a `value` or both.",
+        schemas=("lastValueQuery", "timeSeriesQuery", "multiDeviceCommand"),
+    ),
+    Rule(
         "publish-topic-name",
         "A topic to publish to is an MQTT topic name: no `+` or `#` wildcards (MQTT 3.1.1, 4.7).",
         ("application.mqttPublishMessage",),
