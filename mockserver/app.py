@@ -23,6 +23,7 @@ from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from connexion.resolver import Resolver
 from connexion.spec import OpenAPISpecification
 from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.types import Receive, Scope, Send
 
 from losant_kit import specs
@@ -113,6 +114,11 @@ def _allow(spec: PlatformSpec, request: ConnexionRequest, exc: HTTPException) ->
     return {k: v for k, v in (exc.headers or {}).items() if k.lower() == "allow"}
 
 
+def _malformed_form(request: ConnexionRequest, exc: MultiPartException) -> ConnexionResponse:
+    # A client's broken multipart body is its mistake: 400, not 500.
+    return error_body(400, "Validation", f"body: {exc.message}")
+
+
 def _unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     log.exception("unhandled error in the mock", exc_info=exc)
     return error_body(500, "InternalError", f"The mock failed: {type(exc).__name__}: {exc}")
@@ -161,6 +167,7 @@ class MockApp:
         self.connexion.add_error_handler(
             HTTPException, lambda request, exc: _http_error(self.spec, request, exc)
         )
+        self.connexion.add_error_handler(MultiPartException, _malformed_form)
         self.connexion.add_error_handler(Exception, _unexpected)
         self._spec_text = specs.PLATFORM_SPEC.read_bytes()
         self._spec31_text = specs.PLATFORM_SPEC_31.read_bytes()

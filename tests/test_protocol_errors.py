@@ -1,4 +1,4 @@
-"""A method the path does not take: 405 with the Allow header RFC 9110 requires."""
+"""Protocol-level mistakes: 405 with the Allow header RFC 9110 requires, broken multipart 400."""
 
 from __future__ import annotations
 
@@ -21,3 +21,10 @@ def test_a_concrete_path_is_not_taken_for_a_templated_one(client, auth):
     response = client.patch("/applications/import", headers=auth, json={"name": "x"})
     assert response.status_code == 405
     assert response.headers["allow"] == "POST"
+
+
+def test_a_malformed_multipart_body_is_a_400_not_a_500(client, auth):
+    headers = {**auth, "Content-Type": "multipart/form-data; boundary=x"}
+    response = client.post("/applications/import", headers=headers, content=b"--x\r\nbroken")
+    assert response.status_code == 400
+    assert response.json()["type"] == "Validation"
