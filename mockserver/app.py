@@ -15,8 +15,10 @@ dispatcher.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+from collections.abc import Callable
 from contextlib import contextmanager
 from typing import Any
 from unittest import mock
@@ -29,6 +31,7 @@ from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from connexion.resolver import Resolver
 from connexion.spec import OpenAPISpecification
 from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.responses import RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 
@@ -115,11 +118,33 @@ def _problem(request: ConnexionRequest, exc: ProblemException) -> ConnexionRespo
     return error_body(status, _PROBLEM_TYPES.get(status, "Error"), message)
 
 
-def _http_error(request: ConnexionRequest, exc: HTTPException) -> ConnexionResponse:
+def _http_error(
+    spec: PlatformSpec, request: ConnexionRequest, exc: HTTPException
+) -> ConnexionResponse:
     message = {404: "No such route", 405: "Method not allowed on this route"}.get(
         exc.status_code, str(exc.detail)
     )
-    return error_body(exc.status_code, _PROBLEM_TYPES.get(exc.status_code, "Error"), message)
+    return error_body(
+        exc.status_code,
+        _PROBLEM_TYPES.get(exc.status_code, "Error"),
+        message,
+        _allow(spec, request, exc),
+    )
+
+
+def _allow(spec: PlatformSpec, request: ConnexionRequest, exc: HTTPException) -> dict[str, str]:
+    """RFC 9110: a 405 lists the methods the path does take (from the spec, else Starlette's)."""
+    if exc.status_code != 405:
+        return {}
+    methods = spec.allowed_methods(request.url.path)
+    if methods:
+        return {"Allow": ", ".join(methods)}
+    return {k: v for k, v in (exc.headers or {}).items() if k.lower() == "allow"}
+
+
+def _malformed_form(request: ConnexionRequest, exc: MultiPartException) -> ConnexionResponse:
+    # A client's broken multipart body is its mistake: 400, not 500.
+    return error_body(400, "Validation", f"body: {exc.message}")
 
 
 def _unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
@@ -127,27 +152,35 @@ def _unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     return error_body(500, "InternalError", f"The mock failed: {type(exc).__name__}: {exc}")
 
 
-# Exception class -> the platform-shaped reply; Connexion and the fast lane both use it.
-ERROR_RENDERERS: dict[type[Exception], Any] = {
-    PlatformError: _platform_error,
-    ProblemException: _problem,
-    HTTPException: _http_error,
-    Exception: _unexpected,
-}
+Renderers = dict[type[Exception], Any]
 
 
-def render_error(scope: Scope, exc: Exception) -> Response:
-    """The reply Connexion's exception middleware would give for ``exc`` (closest class wins)."""
-    renderer = next(
-        ERROR_RENDERERS[cls] for cls in type(exc).__mro__ if cls in ERROR_RENDERERS
-    )
-    reply = renderer(ConnexionRequest(scope), exc)
-    return Response(
-        content=reply.body,
-        status_code=reply.status_code,
-        headers=reply.headers,
-        media_type=reply.content_type,
-    )
+def error_renderers(spec: PlatformSpec) -> Renderers:
+    """Exception class -> the platform-shaped reply; Connexion and the fast lane both use it."""
+    return {
+        PlatformError: _platform_error,
+        ProblemException: _problem,
+        HTTPException: functools.partial(_http_error, spec),
+        MultiPartException: _malformed_form,
+        Exception: _unexpected,
+    }
+
+
+def error_renderer(renderers: Renderers) -> Callable[[Scope, Exception], Response]:
+    """The reply Connexion's exception middleware would give for an exception
+    (the closest class wins), for layers that answer without Connexion."""
+
+    def render(scope: Scope, exc: Exception) -> Response:
+        renderer = next(renderers[cls] for cls in type(exc).__mro__ if cls in renderers)
+        reply = renderer(ConnexionRequest(scope), exc)
+        return Response(
+            content=reply.body,
+            status_code=reply.status_code,
+            headers=reply.headers,
+            media_type=reply.content_type,
+        )
+
+    return render
 
 
 class MockApp:
@@ -200,7 +233,8 @@ class MockApp:
                 validator_map=body_validator_map(self.spec),
             )
             self.control.mount(self.connexion)
-        for exc_class, renderer in ERROR_RENDERERS.items():
+        renderers = error_renderers(self.spec)
+        for exc_class, renderer in renderers.items():
             self.connexion.add_error_handler(exc_class, renderer)
         # The platform request path, inner end: the fast lane for requests it can
         # prove valid, Connexion for everything else (outer layers: _serve).
@@ -209,10 +243,11 @@ class MockApp:
             document,
             self.dispatcher,
             self.backend.authenticator,
-            render_error,
+            error_renderer(renderers),
             self.connexion,
         )
         self._spec_text = specs.PLATFORM_SPEC.read_bytes()
+        self._spec31_text = specs.PLATFORM_SPEC_31.read_bytes()
         # Experiences are served in front of the platform API (mockserver/experience/),
         # with the CORS headers the experience itself declares (endpointDefaultCors),
         # so the platform's CORS layer stays out of their way.
@@ -237,12 +272,21 @@ class MockApp:
             if path == "/openapi.json":
                 await _send_json(send, self._spec_text)
                 return
+            if path == "/openapi-3.1.json":
+                await _send_json(send, self._spec31_text)
+                return
             if path == "/":
                 await _send_json(send, json.dumps(self.control.index()).encode())
                 return
             if path == "/_mock":
                 # The inspector's relative links need the trailing slash.
                 await RedirectResponse("/_mock/")(scope, receive, send)
+                return
+            allowed = self.spec.allowed_methods(path)
+            if allowed and scope["method"] not in (*allowed, "HEAD", "OPTIONS"):
+                # A concrete path shadows a templated one (PATCH /applications/import is
+                # not application.patch); Connexion's router would pick the template.
+                await self.journal.wrap(_method_not_allowed(allowed), scope, receive, send)
                 return
         elif scope["type"] == "lifespan":  # the MQTT broker starts and stops with the app
             await self.mqtt.lifespan(self.connexion, scope, receive, send)
@@ -262,6 +306,28 @@ async def _send_json(send: Send, body: bytes) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def _method_not_allowed(allowed: list[str]):
+    body = json.dumps(
+        {"type": "MethodNotAllowed", "message": "Method not allowed on this route"}
+    ).encode()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 405,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"allow", ", ".join(allowed).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    return app
 
 
 def create_app(settings: Settings | None = None) -> MockApp:

@@ -25,6 +25,7 @@ SNAPSHOT_VERSION = 1
 # What is served where: the root index, /_mock/ and the banner all read this.
 INDEX_LINKS = {
     "spec": "/openapi.json",
+    "spec31": "/openapi-3.1.json",
     "swaggerUi": "/ui/",
     "control": "/_mock/index.json",
     "inspector": "/_mock/",

@@ -97,6 +97,7 @@ def parse_object_param(raw: Any, *, name: str = "query") -> Any:
     * A string starting with ``{`` or ``[`` is JSON: the official client sends
       ``query`` JSON-encoded. JSON objects are *not* bracket-normalized, since
       there ``{"0": ...}`` is unambiguous (a tag may be called ``0``).
+    * A string in double quotes is JSON too (``deviceClass="gateway"``).
     * Any other string is returned as is (``deviceClass=gateway``).
     * Dicts and lists come from bracket form and go through
       :func:`normalize_bracket_value`.
@@ -107,7 +108,10 @@ def parse_object_param(raw: Any, *, name: str = "query") -> Any:
         raw = raw.decode("utf-8", errors="replace")
     if isinstance(raw, str):
         text = raw.strip()
-        if text[:1] in ("{", "["):
+        # A quoted string is the JSON form of a string value (`deviceClass="gateway"`,
+        # as the OpenAPI 3.1 twin describes these parameters); no valid plain value
+        # starts with a quote.
+        if text[:1] in ("{", "[") or (text[:1] == '"' and text[-1:] == '"' and len(text) > 1):
             try:
                 return json.loads(text)
             except (ValueError, RecursionError) as exc:

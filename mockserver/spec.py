@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -66,6 +67,27 @@ class PlatformSpec:
         self._validators: dict[str, jsonschema.protocols.Validator] = {}
 
     # ------------------------------------------------------------ validation
+
+    def allowed_methods(self, path: str) -> list[str] | None:
+        """The methods of the spec path a request path matches (None: no such path).
+
+        As OpenAPI says, concrete paths match before templated ones: with both
+        ``/applications/import`` and ``/applications/{applicationId}``,
+        ``/applications/import`` is the first.
+        """
+        matches = [
+            (template.count("{"), sorted(method.upper() for method in item))
+            for template, (pattern, item) in self._path_patterns.items()
+            if pattern.fullmatch(path)
+        ]
+        return min(matches)[1] if matches else None
+
+    @cached_property
+    def _path_patterns(self) -> dict[str, tuple[re.Pattern[str], dict[str, Any]]]:
+        return {
+            template: (re.compile(re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(template))), item)
+            for template, item in self.document["paths"].items()
+        }
 
     @cached_property
     def _registry(self) -> Registry:

@@ -14,6 +14,8 @@ from typing import Any
 
 SPECS_DIR = Path(__file__).resolve().parent
 PLATFORM_SPEC = SPECS_DIR / "openapi.json"
+# The OpenAPI 3.1 twin (exact JSON Schema inline) for stock tools; see specs/openapi31.py.
+PLATFORM_SPEC_31 = SPECS_DIR / "openapi-3.1.json"
 CONTROL_SPEC = SPECS_DIR / "control.yaml"
 
 

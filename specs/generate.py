@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from losant_kit.specs import constraints, openapi31, rules
 from losant_kit.specs import schemas as sch
 
 SPEC_FILE = "openapi.json"
@@ -603,12 +604,18 @@ def render(reference: Path, readme: str) -> dict[str, str]:
     """The generated files' new text, keyed by file name."""
     gen = Generator(reference)
     spec = gen.build()
+    # Documented constraints and x-rules go into both documents; the 3.1 twin
+    # is derived from the finished 3.0.3 one (specs/openapi31.py).
+    constraints.apply(spec)
+    rules.apply(spec)
     text = json.dumps(spec, indent=1, ensure_ascii=False) + "\n"
+    text31 = json.dumps(openapi31.twin(spec), indent=1, ensure_ascii=False) + "\n"
     if DEVIATIONS_START in readme and DEVIATIONS_END in readme:
         head, rest = readme.split(DEVIATIONS_START, 1)
         _, tail = rest.split(DEVIATIONS_END, 1)
         readme = head + gen.deviations_markdown() + tail
-    return {SPEC_FILE: text, "README.md": readme}
+    readme = rules.render_readme(readme)
+    return {SPEC_FILE: text, openapi31.SPEC_31_FILE: text31, "README.md": readme}
 
 
 def main(argv: list[str] | None = None) -> int:

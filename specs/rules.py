@@ -1,0 +1,193 @@
+"""Rules no schema can state, as ``x-rules`` on the operations they govern.
+
+Some of what the platform refuses depends on the world (an archive
+destination configured first, an organization that exists), on the clock (an
+expiration date in the future) or ties several fields together in ways the
+published schemas do not (an import needs a bundle). A tool generating data
+from the schemas alone breaks them; ``x-rules`` says so on the operation, one
+entry per rule: ``id`` (stable, the kit's Schemathesis hooks key on it),
+``rule`` (what must hold) and ``status`` (what the platform answers when it
+does not). ``losant_kit.contracts.st_hooks`` makes generated cases respect
+every rule listed here; ``specs/README.md`` lists them (generated).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from losant_kit.specs import constraints
+
+RULES_START = "<!-- generated:rules:start -->"
+RULES_END = "<!-- generated:rules:end -->"
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    rule: str
+    # Operation ids it governs, and/or schemas: every operation whose request
+    # (parameters or body, transitively) uses one of them.
+    operations: tuple[str, ...] = ()
+    schemas: tuple[str, ...] = ()
+    status: int = 400
+
+
+QUERY_DATE_FIELDS = ("creationDate", "lastUpdated", "deletedAt", "connectedAt", "disconnectedAt")
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "archive-destination",
+        "The application has an archive destination configured first "
+        "(`archiveConfig.s3`, `.gcs`, `.azure` or `.credentialName`, set with application.patch).",
+        (
+            "application.archiveData",
+            "application.backfillArchiveData",
+            "application.fullDataTablesArchive",
+            "application.fullEventsArchive",
+        ),
+    ),
+    Rule(
+        "archive-date-window",
+        "`date` is a day older than 31 days (and within the organization's data TTL), "
+        "judged on the server's clock.",
+        ("application.archiveData",),
+    ),
+    Rule(
+        "expiration-in-future",
+        "`expirationDate`, when given, is in the future on the server's clock.",
+        ("applicationApiTokens.post", "userApiTokens.post"),
+    ),
+    Rule(
+        "organization-membership",
+        "`orgId` (and an `ownerType` of `organization` with its `ownerId`) names an "
+        "organization the caller belongs to; a user `ownerId` is the caller.",
+        ("applications.post", "application.clone", "applications.import"),
+    ),
+    Rule(
+        "import-source",
+        "An import names one source the platform can read: an uploaded application bundle "
+        "(`importBundle`), `options.importUrl` of a bundle, or (into an application) "
+        "`options.fromApplicationId` of an application the caller can read.",
+        ("applications.import", "application.import"),
+    ),
+    Rule(
+        "export-repository",
+        "`exportType: repo` needs a repository credential configured on the application.",
+        ("application.export",),
+    ),
+    Rule(
+        "new-global-needs-json",
+        "A global whose `key` does not exist yet needs a `json` value to be created.",
+        ("application.globals",),
+    ),
+    Rule(
+        "password-change-needs-current",
+        "Changing `password` needs `currentCredentials` holding the caller's current password.",
+        ("me.patch",),
+    ),
+    Rule(
+        "bulk-create-source",
+        "Exactly one of `csv` (with a header row naming the name column) or `count` (at "
+        "least 1) says which devices to create.",
+        ("deviceRecipe.bulkCreate",),
+    ),
+    Rule(
+        "command-needs-devices",
+        "A command to many devices names them: at least one of `deviceIds`, `deviceTags` "
+        "or `deviceQuery` is given.",
+        ("devices.sendCommand",),
+    ),
+    Rule(
+        "time-is-a-date",
+        "A `time` given as a string (or as `{\"$date\": string}`) is an ISO-8601 date "
+        "(the schemas admit any string).",
+        schemas=("multiDeviceCommand", "deviceCommand", "deviceStateOrStates"),
+    ),
+    Rule(
+        "device-tags-select",
+        "Each `deviceTags` entry that selects devices has a `key`, a `value` or both.",
+        schemas=("lastValueQuery", "timeSeriesQuery", "multiDeviceCommand"),
+    ),
+    Rule(
+        "publish-topic-name",
+        "A topic to publish to is an MQTT topic name: no `+` or `#` wildcards (MQTT 3.1.1, 4.7).",
+        ("application.mqttPublishMessage",),
+    ),
+    Rule(
+        "referenced-devices-exist",
+        "A `deviceId`, `gatewayId` or `parentId` in the body names a device of the application.",
+        ("events.post", "events.patch", "devices.post"),
+    ),
+    Rule(
+        "query-dates",
+        "In an advanced query, the date fields ("
+        + ", ".join(f"`{f}`" for f in QUERY_DATE_FIELDS)
+        + ") compare with dates: ISO-8601 strings, epoch milliseconds or `{\"$date\": ...}` "
+        "(the schemas admit any scalar).",
+        schemas=("advancedDeviceQuery", "advancedEventQuery", "advancedApplicationKeyQuery"),
+    ),
+    Rule(
+        "query-known-fields",
+        "An advanced application key query names only the fields its schema lists (the "
+        "published schema leaves `additionalProperties` open; the platform refuses others).",
+        schemas=("advancedApplicationKeyQuery",),
+    ),
+)
+
+
+def _request_schemas(op: dict[str, Any], exact: dict[str, Any]) -> set[str]:
+    """Names of the exact schemas an operation's parameters and body use, transitively."""
+    pending = re.findall(
+        r'"#/components/(?:schemas|x-jsonschema)/(\w+)"',
+        json.dumps([op["parameters"], op.get("requestBody", {})]),
+    )
+    seen: set[str] = set()
+    while pending:
+        name = pending.pop()
+        if name not in seen:
+            seen.add(name)
+            pending += re.findall(r'"#/components/x-jsonschema/(\w+)"', json.dumps(exact[name]))
+    return seen
+
+
+def apply(spec: dict[str, Any]) -> None:
+    """Put each operation's rules on it as ``x-rules``, in place."""
+    exact = spec["components"]["x-jsonschema"]
+    known = set()
+    for item in spec["paths"].values():
+        for op in item.values():
+            known.add(op["operationId"])
+            uses = _request_schemas(op, exact)
+            found = [
+                {"id": r.id, "rule": r.rule, "status": r.status}
+                for r in RULES
+                if op["operationId"] in r.operations or uses & set(r.schemas)
+            ]
+            if found:
+                op["x-rules"] = found
+    unknown = {o for r in RULES for o in r.operations} - known
+    if unknown:
+        raise KeyError(f"x-rules name operations the spec does not have: {sorted(unknown)}")
+
+
+def markdown() -> str:
+    lines = [RULES_START, "", "### Documented constraints (both documents)", ""]
+    lines += constraints.markdown()
+    lines += ["", "### Rules no schema can state (`x-rules`)", ""]
+    for r in RULES:
+        where = [f"`{o}`" for o in r.operations] + [f"requests using `{n}`" for n in r.schemas]
+        lines.append(f"- `{r.id}` ({r.status}; {', '.join(where)}): {r.rule}")
+    lines += ["", RULES_END]
+    return "\n".join(lines)
+
+
+def render_readme(readme: str) -> str:
+    """``readme`` with its generated rules section brought up to date."""
+    if RULES_START in readme and RULES_END in readme:
+        head, rest = readme.split(RULES_START, 1)
+        _, tail = rest.split(RULES_END, 1)
+        return head + markdown() + tail
+    return readme
