@@ -82,7 +82,7 @@ def start(name: str, port: int, processes: dict[str, subprocess.Popen]) -> None:
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     if name == "mock":
         command = [sys.executable, "-m", "losant_kit.mockserver", "serve", "--port", str(port),
-                   "--throttle", "off"]
+                   "--throttle", "off", "--mqtt", "off"]
         probe = "/_mock/clock"
     elif name == "prism":
         command = [str(ensure_prism()), "mock", str(SPEC), "-h", "127.0.0.1", "-p", str(port)]

@@ -166,6 +166,9 @@ def test_concurrency_limited_job_refuses_a_second_call_while_one_runs(
         losant_target.reset_throttles()
     example = example_request(losant_target, operation_id)
     body = example["body"]
+    if isinstance(body, dict) and any(isinstance(v, bytes) for v in body.values()):
+        pytest.skip(f"{operation_id} takes a multipart upload: a generated file is no import "
+                    f"bundle, so no job starts and its limit is not exercised")
     if isinstance(body, dict) and "email" in body:
         body = {**body, "email": f"{unique('export')}@example.com"}
 
