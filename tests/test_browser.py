@@ -304,3 +304,48 @@ def test_inspector_snapshot_upload_restores_the_state(
     )
     restored = httpx.get(f"{live.url}/applications/{app_id}/devices/{device_id}", headers=auth)
     assert restored.status_code == 200
+
+
+# ---------------------------------------------------------------- (c) an experience API
+
+
+EXPERIENCE_FLOW = """async ({base, email, password, own, other}) => {
+  const out = {};
+  const login = await fetch(base + "/api/auth", {method: "POST",
+    headers: {"Content-Type": "application/json"}, body: JSON.stringify({email, password})});
+  out.login = login.status;
+  const token = (await login.json()).token;
+  const auth = {headers: {Authorization: "Bearer " + token}};
+  const device = await fetch(base + "/api/devices/" + own, auth);
+  out.own = device.status;
+  out.ownId = (await device.json()).id;
+  out.data = (await fetch(base + "/api/devices/" + own + "/data", auth)).status;
+  out.other = (await fetch(base + "/api/devices/" + other, auth)).status;
+  out.anonymous = (await fetch(base + "/api/devices/" + own)).status;
+  return out;
+}"""
+
+
+def test_experience_api_from_another_origin_keeps_tenants_apart(
+    browser: Browser, page_origin: str, live: LiveServer, mock: MockApp
+) -> None:
+    # The seed's flow, from a page on another origin, against the experience's
+    # own origin http://{slug}.localhost:PORT (browsers resolve *.localhost).
+    first, second = mock.world_summary["experienceUsers"][:2]
+    other = next(d for d in second["deviceIds"] if d not in first["deviceIds"])
+    port = live.url.rsplit(":", 1)[1]
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.goto(f"{page_origin}/")
+        seen = page.evaluate(EXPERIENCE_FLOW, {
+            "base": f"http://{first['slug']}.localhost:{port}", "email": first["email"],
+            "password": first["password"], "own": first["deviceIds"][0], "other": other,
+        })
+    finally:
+        context.close()
+    assert seen["login"] == 200
+    assert (seen["own"], seen["ownId"]) == (200, first["deviceIds"][0])
+    assert seen["data"] == 200
+    assert seen["other"] in (403, 404)
+    assert seen["anonymous"] == 401
