@@ -185,6 +185,14 @@ class MultipartFormValidator(MultiPartFormDataValidator):
             return await super()._parse(stream, scope)
         except json.JSONDecodeError as exc:
             raise ValidationError(f"body: a JSON form part is not valid JSON ({exc.msg})") from None
+        except (KeyError, TypeError, AttributeError):
+            # Connexion's form coercion walks a JSON part along its schema and
+            # fails on a nested object where the schema has a scalar or an array
+            # (options={"importUrl": {...}}): the client's mistake, so a 400.
+            raise ValidationError(
+                "body: a JSON form part does not have the shape its schema gives "
+                "(an object where the schema expects a value or a list)"
+            ) from None
 
     def _validate(self, body: Any) -> None:
         check(self._validator, body, "body")

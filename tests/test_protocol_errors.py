@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 
 def test_405_lists_the_methods_the_spec_declares_for_the_path(client, app_id, auth):
     response = client.put(f"/applications/{app_id}/devices", headers=auth)
@@ -28,3 +33,25 @@ def test_a_malformed_multipart_body_is_a_400_not_a_500(client, auth):
     response = client.post("/applications/import", headers=headers, content=b"--x\r\nbroken")
     assert response.status_code == 400
     assert response.json()["type"] == "Validation"
+
+
+# Any JSON value where the import's options schema has a scalar or a list.
+_NESTED = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+                       lambda inner: st.lists(inner, max_size=3)
+                       | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+                       max_leaves=6)
+
+
+@given(key=st.sampled_from(["importUrl", "callbackUrl", "include", "forceJob", "other"]),
+       value=st.dictionaries(st.text(max_size=5), _NESTED, min_size=1, max_size=3))
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_misshapen_json_form_parts_are_refused_with_4xx_and_change_nothing(
+    client, auth, key, value
+):
+    before = len(client.get("/applications", headers=auth).json()["items"])
+    response = client.post("/applications/import", headers=auth,
+                           files={"options": (None, json.dumps({key: value}), "application/json")},
+                           data={"email": "someone@example.com"})
+    assert 400 <= response.status_code < 500, response.text
+    assert set(response.json()) == {"type", "message"}
+    assert len(client.get("/applications", headers=auth).json()["items"]) == before
