@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from losant_kit.mockserver.spec import PlatformSpec
 
 
 def test_405_lists_the_methods_the_spec_declares_for_the_path(client, app_id, auth):
@@ -55,3 +58,28 @@ def test_misshapen_json_form_parts_are_refused_with_4xx_and_change_nothing(
     assert 400 <= response.status_code < 500, response.text
     assert set(response.json()) == {"type", "message"}
     assert len(client.get("/applications", headers=auth).json()["items"]) == before
+
+
+def _reference_allowed(document: dict, path: str) -> list[str] | None:
+    """The plain reading of OpenAPI path matching: every template as a regex,
+    the fewest parameters wins."""
+    matches = [
+        (template.count("{"), sorted(m.upper() for m in item if m != "parameters"))
+        for template, item in document["paths"].items()
+        if re.fullmatch(re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(template)), path)
+    ]
+    return min(matches)[1] if matches else None
+
+
+_SPEC = PlatformSpec()
+_TEMPLATES = sorted(_SPEC.document["paths"])
+_SEGMENT = st.sampled_from(["import", "devices", "x", "", "575ec8687ae143cd83dc4a97", "me"])
+
+
+@given(template=st.sampled_from(_TEMPLATES), fill=st.lists(_SEGMENT, min_size=8, max_size=8),
+       tail=st.sampled_from(["", "/", "/extra"]))
+@settings(max_examples=300)
+def test_allowed_methods_match_the_plain_reading_of_openapi_paths(template, fill, tail):
+    values = iter(fill)
+    path = re.sub(r"\{\w+\}", lambda _: next(values), template) + tail
+    assert _SPEC.allowed_methods(path) == _reference_allowed(_SPEC.document, path)
