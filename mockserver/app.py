@@ -287,7 +287,6 @@ class MockApp:
             return
         await self.journal.wrap(self._faulted, scope, receive, send)
 
-
     async def _connexion(self, scope: Scope, receive: Receive, send: Send) -> None:
         """What the fast lane hands on. The lane serves only routes it proved, so
         only here can a concrete path be shadowed by a templated one (PATCH
