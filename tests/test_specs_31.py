@@ -164,7 +164,7 @@ def test_every_x_rule_is_respected_by_the_kit_hooks(spec31):
 
 
 def test_hooks_bundle_is_the_mocks_export_format():
-    from losant_kit.mockserver.models.jobs import parse_bundle
+    from losant_kit.mockserver.models.bundles import parse_bundle
 
     assert parse_bundle(st_hooks.MINIMAL_BUNDLE)["application"]
 

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from losant_kit.mockserver.dispatch import Call, Reply
 from losant_kit.mockserver.handlers import handles
 from losant_kit.mockserver.jobs import Enqueued
-from losant_kit.mockserver.models.jobs import Created
+from losant_kit.mockserver.models.job_base import Created
 
 
 def job_or(result: Any) -> Any:
