@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from losant_kit.mockserver.auth import Principal, require_scope
 from losant_kit.mockserver.errors import PlatformError, Unauthorized
-from losant_kit.mockserver.query import parse_object_param
+from losant_kit.mockserver.query_params import parse_object_param
 from losant_kit.mockserver.spec import Operation, PlatformSpec
 from losant_kit.mockserver.validation import check
 

@@ -118,7 +118,7 @@ class Journal:
     ) -> list[dict[str, Any]]:
         """Entries oldest first; ``path`` matches as a prefix or a ``*`` glob;
         ``since`` keeps entries with a greater id (what a live view has not seen)."""
-        from losant_kit.mockserver.query import glob_matcher
+        from losant_kit.mockserver.list_filters import glob_matcher
 
         matches_path = None
         if path:

@@ -26,14 +26,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from losant_kit.mockserver.query import (
-    DEVICE_FIELDS,
-    TAG_TEXT,
-    TAGS,
-    TEXT,
-    tag_pairs,
-    values_of,
-)
+from losant_kit.mockserver.query import DEVICE_FIELDS, TAGS
+from losant_kit.mockserver.query_values import TAG_TEXT, TEXT, tag_pairs, values_of
 
 Positions = set[int]
 

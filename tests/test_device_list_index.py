@@ -3,8 +3,8 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from losant_kit.mockserver.list_filters import glob_matcher
 from losant_kit.mockserver.models.devices import Ordering
-from losant_kit.mockserver.query import glob_matcher
 
 names = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
                 max_size=12)

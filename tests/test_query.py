@@ -18,22 +18,23 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from losant_kit.mockserver.errors import ValidationError
+from losant_kit.mockserver.list_filters import (
+    compile_device_filters,
+    compile_field_filter,
+    glob_matcher,
+)
+from losant_kit.mockserver.paging import sort_and_page
 from losant_kit.mockserver.query import (
     APPLICATION_KEY_FIELDS,
     DEVICE_FIELDS,
     EVENT_FIELDS,
     TAGS,
     compile_application_key_query,
-    compile_device_filters,
     compile_device_query,
     compile_event_query,
-    compile_field_filter,
     device_value,
-    glob_matcher,
-    normalize_bracket_value,
-    parse_object_param,
-    sort_and_page,
 )
+from losant_kit.mockserver.query_params import normalize_bracket_value, parse_object_param
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "shared" / "reference" / "losant-api" / "schemas"
 

@@ -13,12 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from losant_kit.mockserver.errors import ValidationError
+from losant_kit.mockserver.list_filters import compile_device_filters, tag_filter_query
 from losant_kit.mockserver.models.devices import Ordering
-from losant_kit.mockserver.query import (
-    compile_device_filters,
-    compile_device_query,
-    tag_filter_query,
-)
+from losant_kit.mockserver.query import compile_device_query
 from losant_kit.mockserver.query_index import DeviceIndex, narrow
 
 TEXTS = st.sampled_from(["", "a", "ab", "abc", "B", "b", "sensor-1", "sensor-10", "é", "5"])

@@ -10,7 +10,8 @@ from typing import Any
 
 from losant_kit.mockserver.clock import Clock, iso
 from losant_kit.mockserver.errors import ValidationError
-from losant_kit.mockserver.query import compile_field_filter, sort_and_page
+from losant_kit.mockserver.list_filters import compile_field_filter
+from losant_kit.mockserver.paging import sort_and_page
 from losant_kit.mockserver.times import resolve_window
 
 Record = dict[str, Any]

@@ -41,9 +41,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from losant_kit.mockserver.auth import Principal
 from losant_kit.mockserver.errors import ValidationError
+from losant_kit.mockserver.list_filters import device_selector
 from losant_kit.mockserver.models.base import Record, time_window_history
 from losant_kit.mockserver.models.usage import json_size, rest_source
-from losant_kit.mockserver.query import device_selector
 from losant_kit.mockserver.times import iso_from_ms, parse_state_time
 
 if TYPE_CHECKING:

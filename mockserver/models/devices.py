@@ -18,6 +18,11 @@ from typing import TYPE_CHECKING, Any
 from losant_kit.mockserver.auth import Principal
 from losant_kit.mockserver.clock import iso
 from losant_kit.mockserver.errors import Forbidden, NotFound, ValidationError
+from losant_kit.mockserver.list_filters import (
+    compile_device_filters,
+    compile_field_filter,
+    tag_filter_query,
+)
 from losant_kit.mockserver.models.base import (
     MAX_PER_PAGE,
     Record,
@@ -29,14 +34,8 @@ from losant_kit.mockserver.models.base import (
     stamp_new,
     touch,
 )
-from losant_kit.mockserver.query import (
-    compile_device_filters,
-    compile_device_query,
-    compile_field_filter,
-    device_value,
-    sort_and_page,
-    tag_filter_query,
-)
+from losant_kit.mockserver.paging import sort_and_page
+from losant_kit.mockserver.query import compile_device_query, device_value
 from losant_kit.mockserver.query_index import DeviceIndex, narrow
 
 if TYPE_CHECKING:

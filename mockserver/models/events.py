@@ -38,9 +38,10 @@ from losant_kit.mockserver.auth import Principal
 from losant_kit.mockserver.clock import iso
 from losant_kit.mockserver.errors import NotFound, ValidationError
 from losant_kit.mockserver.jobs import Enqueued, export_file
+from losant_kit.mockserver.list_filters import glob_matcher
 from losant_kit.mockserver.models.base import Record, collection, public, stamp_new, touch
 from losant_kit.mockserver.models.usage import json_size, rest_source
-from losant_kit.mockserver.query import compile_event_query, glob_matcher
+from losant_kit.mockserver.query import compile_event_query
 from losant_kit.mockserver.times import iso_from_ms, parse_state_time
 
 if TYPE_CHECKING:

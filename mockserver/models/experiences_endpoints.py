@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 from losant_kit.mockserver.auth import Principal
 from losant_kit.mockserver.errors import NotFound, ValidationError
 from losant_kit.mockserver.experience.routing import Route, parse_route
+from losant_kit.mockserver.list_filters import compile_field_filter
 from losant_kit.mockserver.models.base import Record, int_param, public, stamp_new, touch
-from losant_kit.mockserver.query import compile_field_filter, sort_and_page
+from losant_kit.mockserver.paging import sort_and_page
 from losant_kit.mockserver.times import iso_from_ms, resolve_window
 
 if TYPE_CHECKING:

@@ -91,6 +91,7 @@ from losant_kit.mockserver.errors import (
     PayloadTooLarge,
     ValidationError,
 )
+from losant_kit.mockserver.list_filters import device_selector
 from losant_kit.mockserver.models.base import (
     MAX_PER_PAGE,
     Record,
@@ -100,7 +101,8 @@ from losant_kit.mockserver.models.base import (
 )
 from losant_kit.mockserver.models.commands import state_topic
 from losant_kit.mockserver.models.usage import json_size, rest_source
-from losant_kit.mockserver.query import device_selector, device_value, sort_and_page
+from losant_kit.mockserver.paging import sort_and_page
+from losant_kit.mockserver.query import device_value
 from losant_kit.mockserver.times import EARLIEST_MS, iso_from_ms, parse_state_time, resolve_window
 from losant_kit.mockserver.timeseries import MEAN
 
