@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from losant_kit.mockserver.errors import ValidationError
+from losant_kit.mockserver.experience.file_errors import ApiFileError
 from losant_kit.mockserver.experience.replies import REPLIES
 from losant_kit.mockserver.experience.routing import parse_route
 
@@ -30,14 +31,6 @@ REPLY_KEY = "x-mock-reply"
 LOGIN_KEY = "x-experience-login"
 GROUPS_KEY = "x-experience-groups"
 LOGIN_FIELDS = {"email": "email", "password": "password", "token": "token"}
-
-
-class ApiFileError(ValueError):
-    """The file cannot be served: ``pointer`` says where, ``message`` what."""
-
-    def __init__(self, source: str, pointer: str, message: str) -> None:
-        self.source, self.pointer, self.message = source, pointer, message
-        super().__init__(f"{source}: {pointer or '/'}: {message}")
 
 
 @dataclass(frozen=True)

@@ -15,15 +15,11 @@ from typing import Any
 from losant_kit.mockserver.experience.apifile import (
     GROUPS_KEY,
     REPLY_KEY,
-    ApiFileError,
     ApiOperation,
     ExperienceApi,
     load_api_file,
 )
-
-
-class BindingError(ValueError):
-    """An ``--experience``/``--experience-app`` pair that cannot be applied."""
+from losant_kit.mockserver.experience.file_errors import ApiFileError, BindingError
 
 
 @dataclass(frozen=True)
