@@ -130,8 +130,9 @@ def parse_api_document(document: Any, source: str = "<document>") -> ExperienceA
     version = str(document.get("openapi", ""))
     if not version.startswith("3.0."):
         raise fail("/openapi", f"'{version or 'missing'}': only OpenAPI 3.0.x files are supported")
-    _check_openapi_schema(document, fail)
+    # References first: the schema validator would try to fetch an external one.
     resolved = _resolve_local_refs(document, fail)
+    _check_openapi_schema(document, fail)
     base = _base_path(resolved, fail)
     schemes = resolved.get("components", {}).get("securitySchemes", {})
     top_security = resolved.get("security")
@@ -281,6 +282,9 @@ def _access(op: dict[str, Any], where: str, schemes: dict[str, Any], top_securit
         if not security or not required:
             raise fail(f"{where}/{GROUPS_KEY}",
                        "groups restrict who may call, so the operation needs bearer security")
+        if not {"403", "4XX", "default"} & {str(k) for k in op.get("responses", {})}:
+            raise fail(f"{where}/responses",
+                       f"document a 403: {GROUPS_KEY} refuses users outside the groups with it")
         return "group", tuple(groups)
     if not security or not required:
         return "public", ()
