@@ -46,11 +46,19 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from losant_kit.contracts.experience.runner import run_experience
-    from losant_kit.contracts.experience.target import DEFAULT_RATE, ExperienceOptions
+    from losant_kit.contracts.experience.target import (
+        DEFAULT_RATE,
+        PUBLISHED_RATE,
+        ExperienceOptions,
+    )
 
     if bool(args.other_email) != bool(args.other_password):
         print("losant-contracts: give --other-email together with --other-password",
               file=sys.stderr)
+        return 2
+    if args.rate is not None and not 0 < args.rate < PUBLISHED_RATE:
+        print(f"losant-contracts: --rate must be above 0 and below the published "
+              f"{PUBLISHED_RATE:g} requests/s per experience", file=sys.stderr)
         return 2
     options = ExperienceOptions(
         spec=args.spec, base_url=args.base_url, email=args.email, password=args.password,
