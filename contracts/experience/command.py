@@ -1,5 +1,7 @@
 """``losant-contracts experience``: the experience suite from the command line.
 
+Import-light (the CLI parser loads it for every command); the suite loads in ``run``.
+
     losant-contracts experience --spec FILE --base-url URL --email E --password P
         [--other-email E2 --other-password P2] [--live-safe [--allow-unsafe]]
         [--rate N] [--junit PATH]
@@ -12,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-
-from losant_kit.contracts.experience.runner import PARTS
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -45,7 +45,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from losant_kit.contracts.experience.runner import run_experience
+    from losant_kit.contracts.experience.runner import PARTS, run_experience
     from losant_kit.contracts.experience.target import (
         DEFAULT_RATE,
         PUBLISHED_RATE,
