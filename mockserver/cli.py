@@ -235,7 +235,11 @@ def serve(args: argparse.Namespace) -> int:
     from losant_kit.fixtures import WorldFileError
     from losant_kit.mockserver.app import create_app
     from losant_kit.mockserver.errors import ValidationError
-    from losant_kit.mockserver.experience.options import ExperienceFileError, refusal_text
+    from losant_kit.mockserver.experience.options import (
+        ExperienceFileError,
+        refusal_text,
+        served_files,
+    )
     from losant_kit.mockserver.persistence import DataFileError
 
     started = time.perf_counter()
@@ -261,6 +265,10 @@ def serve(args: argparse.Namespace) -> int:
                  f"ws://{args.host}:{mqtt.mqtt_ws_port}" if mqtt.mqtt_ws_port is not None else ""]
     mqtt_line = "  ".join(x for x in listeners if x) or None
     text = banner(url, app.world_summary, time.perf_counter() - started, mqtt_line)
+    served = served_files(url, app.experience.contracts)
+    if served:  # above the "Press Ctrl-C" line
+        head, _, last = text.rpartition("\n")
+        text = "\n".join([head, *served, last])
     if app.data is not None:
         state = "new world stored" if app.data.is_new else "resumed"
         text += f"\nData file: {app.data.path} ({state})"

@@ -48,3 +48,12 @@ def add_experience_arguments(parser: argparse.ArgumentParser) -> None:
 def refusal_text(exc: Exception) -> str:
     """One line for the console: which option, which file, where in it, what is wrong."""
     return f"--experience {exc}" if isinstance(exc, ApiFileError) else str(exc)
+
+
+def served_files(url: str, contracts: dict[str, Any]) -> list[str]:
+    """Banner lines: which file each application serves, and where."""
+    return [
+        f"  experience API: {bound.api.source} -> application {app_id}  "
+        f"({len(bound.api.operations)} operations at {url}/_experience/{app_id}/...)"
+        for app_id, bound in contracts.items()
+    ]
