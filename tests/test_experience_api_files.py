@@ -177,3 +177,39 @@ def test_any_corrupted_file_is_served_or_refused_with_a_pointer(document, data) 
         parse_api_document(doc, "api.yaml")
     except ApiFileError as error:
         assert error.message
+
+
+def test_each_experience_app_pairs_with_the_file_before_it() -> None:
+    from losant_kit.mockserver.cli import build_parser, settings_from
+
+    args = build_parser().parse_args(["serve", "--experience", "a.yaml", "--experience-app",
+                                      "app1", "--experience", "b.yaml"])
+    assert settings_from(args).experiences == (("a.yaml", "app1"), ("b.yaml", None))
+
+
+PROPERTY = st.sampled_from([
+    {"type": "string"}, {"type": "integer"}, {"type": "boolean"},
+    {"type": "string", "enum": ["Validation", "Other"]}, {"type": "string", "maxLength": 3},
+    {"type": "object"},
+])
+
+
+@given(properties=st.dictionaries(st.sampled_from(
+    ["type", "message", "error", "detail", "code", "status", "reason", "extra", "title"]),
+    PROPERTY, min_size=1, max_size=5), data=st.data())
+def test_an_error_in_the_declared_shape_satisfies_it_or_is_the_platforms(properties,
+                                                                        data) -> None:
+    """Whatever error schema a file declares, the mock's error body satisfies it, or is the
+    platform's {"type", "message"} (which the reply check then reports)."""
+    from connexion.json_schema import Draft4ResponseValidator
+
+    from losant_kit.mockserver.experience.apicheck import shaped_error
+
+    required = data.draw(st.lists(st.sampled_from(sorted(properties)), unique=True))
+    schema = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    body = shaped_error(schema, 400, "Validation", "query parameter x: bad")
+    assert Draft4ResponseValidator(schema).is_valid(body) or body == {
+        "type": "Validation", "message": "query parameter x: bad"}
+    assert body  # never an empty error

@@ -133,7 +133,8 @@ def shaped_error(schema: dict[str, Any] | None, status: int, type_: str, message
         if value is not None:
             body[name] = value
     validator = Draft4ResponseValidator(schema, format_checker=_FORMATS)
-    return body if validator.is_valid(body) else platform
+    # An empty body says nothing: the platform's shape then (it may fit an open schema).
+    return body if body and validator.is_valid(body) else platform
 
 
 def _guess(name: str, prop: dict[str, Any], status: int, type_: str, message: str,
