@@ -22,6 +22,8 @@ FAULTS = "tests.faults.experience_variants"
 CASES = [
     ("tenancy and second_user", "other_tenant_readable",
      ["experience tenancy broken", "another tenant's device readable", "tenant-b@example.com"]),
+    ("listings", "leaky_device_list", ["another tenant's devices listed",
+                                       "GET /api/devices lists"]),
     ("conformance and positive and getDevice", "wrong_response_field",
      ["GET /api/devices/{deviceId}", "Response violates schema", '"name" is a required property']),
     ("token_cutoff", "token_after_cutoff", ["a revoked token accepted after tokenCutoff"]),

@@ -74,3 +74,35 @@ def test_first_user_reads_its_own_devices(exp_operation: str, experience_target:
             defect(f"{target.first.email} cannot read its own device {device_id} through "
                    f"{operation.method.upper()} {operation.route}: {response.status_code}",
                    response)
+
+
+def test_listings_show_only_devices_the_user_reaches(experience_target: Any) -> None:
+    """A listing operation (``{"items": [{"id"}]}``) shows each user only its devices.
+    Judged where the truth is known: the mock's world record of who reaches what."""
+    from losant_kit.contracts.experience.reach import (
+        listed_items,
+        listing_operations,
+        recorded_reach,
+    )
+
+    target = experience_target
+    listings = listing_operations(target)
+    if not listings:
+        pytest.skip("the file has no listing operation")
+    if not target.is_mock:
+        pytest.skip("who reaches which device is known only on the kit's mock")
+    for login in (target.first, target.second):
+        if login is None:
+            continue
+        truth = recorded_reach(target, login.email)
+        if truth is None:
+            pytest.skip(f"the mock's world has no record of {login.email}")
+        for operation in listings:
+            response = target.request("get", operation.route, token=login.token)
+            listed = {str(item.get("id")) for item in listed_items(response)}
+            extra = sorted(listed - truth)
+            if extra:
+                defect(f"{operation.method.upper()} {operation.route} lists {len(extra)} "
+                       f"device(s) {login.email} does not reach, e.g. {extra[0]} (experience "
+                       "tenancy broken: another tenant's devices listed)", response)
+

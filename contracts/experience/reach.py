@@ -32,18 +32,18 @@ def listing_operations(target: ExperienceTarget) -> list[ApiOperation]:
 
 def discover_reach(target: ExperienceTarget, login: Login) -> set[str]:
     if target.is_mock:
-        recorded = _recorded_reach(target, login.email)
+        recorded = recorded_reach(target, login.email)
         if recorded is not None:
             return recorded
     reached: set[str] = set()
     for operation in listing_operations(target):
         response = target.request("get", operation.route, token=login.token)
         if response.status_code == 200:
-            reached |= {str(item["id"]) for item in _items(response) if "id" in item}
+            reached |= {str(item["id"]) for item in listed_items(response) if "id" in item}
     return reached
 
 
-def _items(response: Any) -> list[dict[str, Any]]:
+def listed_items(response: Any) -> list[dict[str, Any]]:
     try:
         body = response.json()
     except ValueError:
@@ -52,7 +52,7 @@ def _items(response: Any) -> list[dict[str, Any]]:
     return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
 
 
-def _recorded_reach(target: ExperienceTarget, email: str) -> set[str] | None:
+def recorded_reach(target: ExperienceTarget, email: str) -> set[str] | None:
     response = target.control("GET", "/world")
     if response.status_code != 200:
         return None

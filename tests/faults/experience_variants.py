@@ -34,6 +34,16 @@ def other_tenant_readable() -> Any:
     return mock
 
 
+def leaky_device_list() -> Any:
+    """The device list shows every device of the application (reads stay verified)."""
+    mock = unbroken()
+    store = mock.backend.store
+    mock.backend.experience_groups.user_devices = lambda application_id, user_id: [
+        d for d in store.children("devices", application_id) if not d.get("deletedAt")
+    ]
+    return mock
+
+
 def wrong_response_field() -> Any:
     """The device reply calls its name ``deviceName`` (the file says ``name``)."""
     def rewrite(status: int, body: Any, _: bytes) -> tuple[int, Any]:
