@@ -227,3 +227,21 @@ def test_unchanged_document_copy_is_not_mutated() -> None:
     before = copy.deepcopy(api.document)
     serving((str(API_FILE), None)).get(f"{EXP}/api/devices")
     assert api.document == before
+
+
+def test_time_series_with_points_matches_the_file(tmp_path) -> None:
+    client = serving((str(API_FILE), None))
+    world = client.get("/_mock/world").json()
+    device, app_id = own_device(world), world["experienceUsers"][0]["applicationId"]
+    platform = bearer(client.post("/auth/user", json=LOGIN).json()["token"])
+    attributes = client.get(f"/applications/{app_id}/devices/{device}",
+                            headers=platform).json()["attributes"]
+    numeric = next(a["name"] for a in attributes if a["dataType"] == "number")
+    sent = client.post(f"/applications/{app_id}/devices/{device}/state", headers=platform,
+                       json=[{"data": {numeric: 21.5}}])
+    assert sent.status_code == 200, sent.text
+    reply = client.get(f"{EXP}/api/devices/{device}/data",
+                       params={"attribute": numeric, "time_range": "1h"}, headers=login(client))
+    assert reply.status_code == 200, reply.text  # a breach of the file would be a 500
+    points = reply.json()["points"]
+    assert points and all(numeric in p["data"] for p in points if p["data"])
