@@ -109,3 +109,16 @@ def test_contracts_report_a_wrong_password(served, capsys) -> None:
                      "--email", EMAIL, "--password", "wrong")
     assert code == 4
     assert f"logging in as {EMAIL}" in capsys.readouterr().out
+
+
+def test_only_the_mocks_own_clock_makes_the_target_the_mock() -> None:
+    import httpx
+
+    from losant_kit.contracts.experience.target import _is_mock_clock
+
+    clock = {"now": "2026-01-01T00:00:00.000Z", "epochMs": 0, "offsetSeconds": 0}
+    assert _is_mock_clock(httpx.Response(200, json=clock))
+    # An experience whose wildcard route answers every path is not the mock.
+    assert not _is_mock_clock(httpx.Response(200, text="<html>page</html>"))
+    assert not _is_mock_clock(httpx.Response(200, json={"ok": True}))
+    assert not _is_mock_clock(httpx.Response(404, json=clock))

@@ -194,7 +194,7 @@ def open_experience(options: ExperienceOptions) -> ExperienceTarget:
                               Login(options.email, options.password, ""), None, None, app,
                               host_header, closers)
     try:
-        target.is_mock = target.control("GET", "/clock").status_code == 200
+        target.is_mock = _is_mock_clock(target.control("GET", "/clock"))
     except httpx.HTTPError as exc:
         target.close()
         raise ExperienceTargetError(f"cannot reach {options.base_url}: {exc}") from None
@@ -214,3 +214,14 @@ def open_experience(options: ExperienceOptions) -> ExperienceTarget:
         if login is not None:
             login.device_ids = discover_reach(target, login)
     return target
+
+
+def _is_mock_clock(response: httpx.Response) -> bool:
+    """The mock's clock answer, not merely a 200 (an experience may route any path)."""
+    if response.status_code != 200:
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and {"now", "epochMs", "offsetSeconds"} <= set(body)
