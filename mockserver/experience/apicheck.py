@@ -21,7 +21,7 @@ from connexion.validators import ParameterValidator
 from jsonschema import Draft4Validator
 from jsonschema.exceptions import best_match
 
-from losant_kit.mockserver.experience.apifile import ApiOperation, pointer
+from losant_kit.mockserver.experience.apifile import ApiOperation
 
 _FORMATS = Draft4Validator.FORMAT_CHECKER
 # Property names an error schema commonly uses, and what the mock puts there.
@@ -165,4 +165,4 @@ def _parameter_message(detail: str) -> str:
     return detail.split("\n\n")[0].strip()
 
 
-__all__ = ["OperationCheck", "RequestRefused", "pointer", "shaped_error"]
+__all__ = ["OperationCheck", "RequestRefused", "shaped_error"]
