@@ -5,6 +5,8 @@
     losant-contracts run --base-url https://api.losant.com --token "$TOKEN" --live-safe
     losant-contracts run                      # against a fresh in-process mock
     losant-contracts list                     # the suites
+    losant-contracts experience --spec FILE --base-url URL --email E --password P
+                                              # an experience held to its own OpenAPI file
 
 Exit status: 0 when every selected test passed (skips allowed), 1 when any
 failed, 2 for usage errors, 4 when the target could not be used.
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from losant_kit.contracts.experience import command as experience_command
 from losant_kit.contracts.suites import SUITES
 
 
@@ -54,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--rate", type=float, default=4.0,
                      help="client-side requests per second off the mock (default 4)")
     commands.add_parser("list", help="list the suites")
+    experience_command.add_parser(commands)
     return parser
 
 
@@ -63,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         for name, text in SUITES.items():
             print(f"{name:12} {text}")
         return 0
+    if args.command == "experience":
+        return experience_command.run(args)
     if args.base_url and not args.token and not (args.email and args.password):
         print("losant-contracts: give --token, or --email and --password", file=sys.stderr)
         return 2

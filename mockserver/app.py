@@ -42,6 +42,7 @@ from losant_kit.mockserver.clock import Clock
 from losant_kit.mockserver.cors import CorsLayer
 from losant_kit.mockserver.dispatch import Dispatcher
 from losant_kit.mockserver.errors import PlatformError
+from losant_kit.mockserver.experience.binding import contracts_for
 from losant_kit.mockserver.experience.server import ExperienceRuntime
 from losant_kit.mockserver.fastpath import FastLane
 from losant_kit.mockserver.faults import TRANSPORT_KEY, FaultLayer, Faults, transport_of
@@ -251,7 +252,9 @@ class MockApp:
         # Experiences are served in front of the platform API (mockserver/experience/),
         # with the CORS headers the experience itself declares (endpointDefaultCors),
         # so the platform's CORS layer stays out of their way.
-        self.experience = ExperienceRuntime(self.backend)
+        self.experience = ExperienceRuntime(
+            self.backend, contracts_for(self.control.world_document, settings.experiences)
+        )
         self.faults = Faults(self.spec, settings.seed, settings.faults)
         self._faulted = FaultLayer(self.lane, self.faults)
         self._entry = (

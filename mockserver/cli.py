@@ -6,6 +6,7 @@ losant-mock serve [--host 127.0.0.1] [--port 8080] [--seed INT] [--fixtures PATH
                   [--mqtt on|off] [--mqtt-port 1883] [--mqtt-ws-port PORT|off]
                   [--data PATH]
                   [--cors on|off] [--cors-origin ORIGIN ...] [--fault RULE ...]
+                  [--experience FILE [--experience-app ID] ...]
 losant-mock data export PATH [FILE]          (FILE omitted: stdout)
 losant-mock data import FILE PATH [--replace]
 losant-mock clone --base-url URL (--token T | --email E --password P) --application ID
@@ -20,6 +21,7 @@ import time
 from pathlib import Path
 
 from losant_kit.mockserver.clone import command as clone_command
+from losant_kit.mockserver.experience.options import add_experience_arguments
 from losant_kit.mockserver.settings import Settings
 
 
@@ -129,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RULE",
         help="a fault rule, e.g. 'device.get status=503 times=2' or JSON (repeatable)",
     )
+    add_experience_arguments(serve)
     data = commands.add_parser("data", help="back up or restore a --data file")
     data_commands = data.add_subparsers(dest="data_command", required=True)
     export = data_commands.add_parser("export", help="write a data file's state as JSON")
@@ -174,6 +177,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         cors=args.cors,
         cors_origins=tuple(args.cors_origin),
         faults=tuple(args.fault),
+        experiences=tuple(args.experience),
     )
 
 
@@ -231,6 +235,11 @@ def serve(args: argparse.Namespace) -> int:
     from losant_kit.fixtures import WorldFileError
     from losant_kit.mockserver.app import create_app
     from losant_kit.mockserver.errors import ValidationError
+    from losant_kit.mockserver.experience.options import (
+        ExperienceFileError,
+        refusal_text,
+        served_files,
+    )
     from losant_kit.mockserver.persistence import DataFileError
 
     started = time.perf_counter()
@@ -238,6 +247,9 @@ def serve(args: argparse.Namespace) -> int:
         app = create_app(settings_from(args))
     except ValidationError as exc:
         print(f"losant-mock: --fault: {exc.message}", file=sys.stderr)
+        return 2
+    except ExperienceFileError as exc:
+        print(f"losant-mock: {refusal_text(exc)}", file=sys.stderr)
         return 2
     except (WorldFileError, FileNotFoundError, DataFileError) as exc:
         print(f"losant-mock: {exc}", file=sys.stderr)
@@ -253,6 +265,10 @@ def serve(args: argparse.Namespace) -> int:
                  f"ws://{args.host}:{mqtt.mqtt_ws_port}" if mqtt.mqtt_ws_port is not None else ""]
     mqtt_line = "  ".join(x for x in listeners if x) or None
     text = banner(url, app.world_summary, time.perf_counter() - started, mqtt_line)
+    served = served_files(url, app.experience.contracts)
+    if served:  # above the "Press Ctrl-C" line
+        head, _, last = text.rpartition("\n")
+        text = "\n".join([head, *served, last])
     if app.data is not None:
         state = "new world stored" if app.data.is_new else "resumed"
         text += f"\nData file: {app.data.path} ({state})"

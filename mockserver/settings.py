@@ -52,3 +52,7 @@ class Settings:
 
     faults: tuple[dict[str, Any], ...] = ()
     """Fault rules installed at start and again on every reset (``--fault``)."""
+
+    experiences: tuple[tuple[str, str | None], ...] = ()
+    """Experience API files and the application each serves (None: the first one),
+    ``--experience FILE [--experience-app ID]`` (mockserver/experience/binding.py)."""

@@ -22,6 +22,12 @@ if TYPE_CHECKING:
 
 
 def initial_world(settings: Settings) -> dict[str, Any]:
+    from losant_kit.mockserver.experience.binding import apply_experience_files
+
+    return apply_experience_files(_world(settings), settings.experiences)
+
+
+def _world(settings: Settings) -> dict[str, Any]:
     if settings.empty:
         return {"users": [], "applications": []}
     from losant_kit import fixtures

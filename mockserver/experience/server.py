@@ -32,6 +32,8 @@ from starlette.types import Receive, Scope, Send
 
 from losant_kit.mockserver.dispatch import JOURNAL_KEY
 from losant_kit.mockserver.errors import PlatformError, Unauthorized
+from losant_kit.mockserver.experience.binding import BoundApi
+from losant_kit.mockserver.experience.contracted import ContractedAnswers
 from losant_kit.mockserver.experience.replies import REPLIES, ReplyContext
 from losant_kit.mockserver.experience.routing import split_path
 from losant_kit.mockserver.models.experiences import Site
@@ -51,9 +53,12 @@ Record = dict[str, Any]
 class ExperienceRuntime:
     """The ASGI app for experience requests; ``site_for`` says which requests are its."""
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend, contracts: dict[str, BoundApi] | None = None) -> None:
         self.backend = backend
         self._platform_hosts: set[bytes] = set()
+        # Applications serving an API file (--experience): application id -> file.
+        self.contracts = contracts or {}
+        self._contracted = ContractedAnswers()
 
     # ------------------------------------------------------------ which requests
 
@@ -146,6 +151,17 @@ class ExperienceRuntime:
         if entry is not None and user is not None:
             entry["subject"] = f"experienceUser:{user['id']}"
         refusal = self._refusal(site, endpoint, user, token)
+        bound = self.contracts.get(site.application_id)
+        operation = bound.operation_for(endpoint["method"], endpoint["route"]) if bound else None
+        if operation is not None and not endpoint.get("unauthorizedReply"):
+
+            def reply(body: Any) -> tuple[int, Any]:
+                ctx = ReplyContext(self.backend, site.application_id, user, params, query, body)
+                return REPLIES[operation.reply](ctx)
+
+            return self._contracted.answer(
+                operation, bound.api.source, refusal, scope, params, body_bytes, reply
+            )
         if refusal is not None:
             return _unauthorized_reply(endpoint, refusal)
         static = endpoint.get("staticReply")
