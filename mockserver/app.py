@@ -51,6 +51,7 @@ from losant_kit.mockserver.mqtt import MqttBroker
 from losant_kit.mockserver.persistence import DataFile
 from losant_kit.mockserver.settings import Settings
 from losant_kit.mockserver.spec import PlatformSpec, copy_tree
+from losant_kit.mockserver.spec_resolution import resolve_refs
 from losant_kit.mockserver.throttle import Throttles
 from losant_kit.mockserver.validation import body_validator_map
 
@@ -80,7 +81,8 @@ def _trusted_spec():
     checked with openapi-spec-validator by the test suite (tests/test_specs.py).
     Connexion also deep-copies the raw (not yet dereferenced) spec twice while
     loading it; a plain tree copy does the same for parsed JSON/YAML in a fifth
-    of the time.
+    of the time. Its ``$ref`` resolution runs as the same walk with cheaper
+    checks (mockserver.spec_resolution).
     """
     with (
         mock.patch.object(
@@ -88,6 +90,7 @@ def _trusted_spec():
         ),
         mock.patch.object(connexion_spec, "copy", _TreeCopy),
         mock.patch.object(connexion_json_schema, "deepcopy", copy_tree),
+        mock.patch.object(connexion_spec, "resolve_refs", resolve_refs),
     ):
         yield
 
