@@ -45,6 +45,7 @@ from losant_kit.mockserver.errors import PlatformError
 from losant_kit.mockserver.experience.server import ExperienceRuntime
 from losant_kit.mockserver.fastpath import FastLane
 from losant_kit.mockserver.faults import TRANSPORT_KEY, FaultLayer, Faults, transport_of
+from losant_kit.mockserver.gc_pause import collection_paused
 from losant_kit.mockserver.journal import Journal
 from losant_kit.mockserver.models.backend import Backend
 from losant_kit.mockserver.mqtt import MqttBroker
@@ -189,6 +190,7 @@ def error_renderer(renderers: Renderers) -> Callable[[Scope, Exception], Respons
 class MockApp:
     """The running mock: the ASGI app plus handles on its state for tests and the CLI."""
 
+    @collection_paused()  # what it builds lives as long as the app (gc_pause.py)
     def __init__(self, settings: Settings, spec: PlatformSpec | None = None) -> None:
         from losant_kit.mockserver.control import Control
 

@@ -42,7 +42,7 @@ def same_graph(left: Any, right: Any) -> bool:
             else:
                 if len(a) != len(b):
                     return False
-                pending.extend(zip(a, b))
+                pending.extend(zip(a, b, strict=True))
         elif a != b:
             return False
     return True
