@@ -1,6 +1,7 @@
 """Start-up cost of the mock, phase by phase, wall and CPU seconds.
 
     python benchmarks/bench_startup.py [--runs 7] [--cold-bytecode] [--only inprocess|serve]
+                                       [--baseline /work/main/.venv/bin/python]
 
 Two measurements, each run in a fresh interpreter so no cache of a previous
 run flatters it:
@@ -13,8 +14,13 @@ run flatters it:
   the figure issue 10 tracks) and ``process_ready`` (from the first import),
   and how much of it was the garbage collector.
 * ``serve``: what a user does - ``losant-mock serve`` (free ports for HTTP
-  and the MQTT broker, otherwise the defaults) from process spawn to the first HTTP answer of ``GET /_mock/clock``, wall
-  and the server process's CPU (from /proc).
+  and the MQTT broker, otherwise the defaults) from process spawn to the
+  first HTTP answer of ``GET /_mock/clock``, wall and the server process's
+  CPU (from /proc).
+
+``--baseline PYTHON`` measures a second installation of the kit (another
+checkout's virtual environment, e.g. main's) in the same run, its runs
+alternating with this one's, so both see the same load.
 
 Medians over the runs, with min and max. CPU seconds beside wall seconds: on
 a shared, loaded machine the wall figure includes the time the process
@@ -120,9 +126,9 @@ def _env(cold: bool, cache_dir: str) -> dict[str, str]:
     return env
 
 
-def _inprocess_run(env: dict[str, str]) -> dict[str, list[float]]:
+def _inprocess_run(python: str, env: dict[str, str]) -> dict[str, list[float]]:
     out = subprocess.run(
-        [sys.executable, "-c", INPROCESS], capture_output=True, text=True, check=True, env=env
+        [python, "-c", INPROCESS], capture_output=True, text=True, check=True, env=env
     ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -139,9 +145,9 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _serve_run(env: dict[str, str]) -> dict[str, list[float]]:
+def _serve_run(python: str, env: dict[str, str]) -> dict[str, list[float]]:
     port = _free_port()
-    cli = [sys.executable, "-m", "losant_kit.mockserver.cli", "serve",
+    cli = [python, "-m", "losant_kit.mockserver.cli", "serve",
            "--port", str(port), "--mqtt-port", str(_free_port())]
     started = time.perf_counter()
     server = subprocess.Popen(cli, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -193,18 +199,29 @@ def main() -> int:
     parser.add_argument("--cold-bytecode", action="store_true",
                         help="keep PYTHONDONTWRITEBYTECODE (compile the kit at every start)")
     parser.add_argument("--only", choices=["inprocess", "serve"])
+    parser.add_argument("--baseline", metavar="PYTHON",
+                        help="also measure the kit installed for this interpreter, alternating")
     args = parser.parse_args()
+    targets = {"this checkout": sys.executable}
+    if args.baseline:
+        targets["baseline"] = args.baseline
+    kinds = [(name, run) for name, run in (("inprocess", _inprocess_run), ("serve", _serve_run))
+             if args.only in (None, name)]
     print(f"load average before: {_loadavg()}")
     with tempfile.TemporaryDirectory(prefix="bench-startup-pycache-") as cache_dir:
         env = _env(args.cold_bytecode, cache_dir)
+        results: dict[tuple[str, str], list[dict[str, list[float]]]] = {}
         if not args.cold_bytecode:  # warm the byte-code cache; not counted
-            _inprocess_run(env)
-            if args.only != "inprocess":
-                _serve_run(env)
-        if args.only in (None, "inprocess"):
-            _report([_inprocess_run(env) for _ in range(args.runs)], PHASE_ORDER)
-        if args.only in (None, "serve"):
-            _report([_serve_run(env) for _ in range(args.runs)], ["serve_ready"])
+            for python in targets.values():
+                for _, run in kinds:
+                    run(python, env)
+        for _ in range(args.runs):
+            for kind, run in kinds:
+                for target, python in targets.items():
+                    results.setdefault((target, kind), []).append(run(python, env))
+    for (target, kind), runs in results.items():
+        print(f"-- {target}: {kind}")
+        _report(runs, [*PHASE_ORDER, "serve_ready"])
     print(f"load average after: {_loadavg()}")
     return 0
 
