@@ -46,12 +46,14 @@ from losant_kit.mockserver.experience.binding import contracts_for
 from losant_kit.mockserver.experience.server import ExperienceRuntime
 from losant_kit.mockserver.fastpath import FastLane
 from losant_kit.mockserver.faults import TRANSPORT_KEY, FaultLayer, Faults, transport_of
+from losant_kit.mockserver.gc_pause import collection_paused
 from losant_kit.mockserver.journal import Journal
 from losant_kit.mockserver.models.backend import Backend
 from losant_kit.mockserver.mqtt import MqttBroker
 from losant_kit.mockserver.persistence import DataFile
 from losant_kit.mockserver.settings import Settings
 from losant_kit.mockserver.spec import PlatformSpec, copy_tree
+from losant_kit.mockserver.spec_resolution import resolve_refs
 from losant_kit.mockserver.throttle import Throttles
 from losant_kit.mockserver.validation import body_validator_map
 
@@ -81,7 +83,8 @@ def _trusted_spec():
     checked with openapi-spec-validator by the test suite (tests/test_specs.py).
     Connexion also deep-copies the raw (not yet dereferenced) spec twice while
     loading it; a plain tree copy does the same for parsed JSON/YAML in a fifth
-    of the time.
+    of the time. Its ``$ref`` resolution runs as the same walk with cheaper
+    checks (mockserver.spec_resolution).
     """
     with (
         mock.patch.object(
@@ -89,6 +92,7 @@ def _trusted_spec():
         ),
         mock.patch.object(connexion_spec, "copy", _TreeCopy),
         mock.patch.object(connexion_json_schema, "deepcopy", copy_tree),
+        mock.patch.object(connexion_spec, "resolve_refs", resolve_refs),
     ):
         yield
 
@@ -187,6 +191,7 @@ def error_renderer(renderers: Renderers) -> Callable[[Scope, Exception], Respons
 class MockApp:
     """The running mock: the ASGI app plus handles on its state for tests and the CLI."""
 
+    @collection_paused()  # what it builds lives as long as the app (gc_pause.py)
     def __init__(self, settings: Settings, spec: PlatformSpec | None = None) -> None:
         from losant_kit.mockserver.control import Control
 

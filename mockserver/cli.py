@@ -219,7 +219,12 @@ def banner(url: str, summary: dict, started_in: float, mqtt: str | None = None) 
 
 
 def serve(args: argparse.Namespace) -> int:
+    import gc
     import warnings
+
+    from losant_kit.mockserver.gc_pause import settle_server_process
+
+    gc.disable()  # until the app is built: see mockserver/gc_pause.py
 
     # Connexion imports Starlette's test client at import time; its deprecation
     # notice is noise for someone starting a server.
@@ -254,6 +259,7 @@ def serve(args: argparse.Namespace) -> int:
     except (WorldFileError, FileNotFoundError, DataFileError) as exc:
         print(f"losant-mock: {exc}", file=sys.stderr)
         return 2
+    settle_server_process()
     busy = _busy_mqtt_port(app.settings)
     if busy is not None:
         print(f"losant-mock: MQTT port {busy} is in use (another mock or broker?); "
