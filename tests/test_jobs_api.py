@@ -391,6 +391,10 @@ def test_archive_data_of_the_last_month_is_refused(client, auth, archived_app, m
 
 
 def test_backfill_archives_every_complete_day(client, auth, archived_app, device_id, mock):
+    # Noon, so the job's 30 s never carry "today" past midnight (the report
+    # sent now would then be in a complete day too).
+    noon = mock.backend.clock.now_datetime().replace(hour=12, minute=0, second=0, microsecond=0)
+    mock.backend.clock.set(noon)
     seed_state(mock, device_id, old_ms(mock, 90), old_ms(mock, 3), mock.backend.clock.now_ms())
     record = finished(client, client.get(f"/applications/{archived_app}/backfillArchiveData",
                                          headers=auth))
