@@ -49,6 +49,7 @@ from losant_kit.mockserver.journal import Journal
 from losant_kit.mockserver.models.backend import Backend
 from losant_kit.mockserver.mqtt import MqttBroker
 from losant_kit.mockserver.persistence import DataFile
+from losant_kit.mockserver.profiles.losant import PROFILE as LOSANT
 from losant_kit.mockserver.settings import Settings
 from losant_kit.mockserver.spec import PlatformSpec, copy_tree
 from losant_kit.mockserver.throttle import Throttles
@@ -190,6 +191,7 @@ class MockApp:
         from losant_kit.mockserver.control import Control
 
         self.settings = settings
+        self.profile = LOSANT
         self.spec = spec or PlatformSpec()
         clock = Clock()
         self.throttles = Throttles(clock, enabled=settings.throttle, scale=settings.throttle_scale)
@@ -337,4 +339,8 @@ def _method_not_allowed(allowed: list[str]):
 
 
 def create_app(settings: Settings | None = None) -> MockApp:
-    return MockApp(settings or Settings())
+    """The mock of ``settings.platform``: its profile builds it (mockserver/profiles/)."""
+    from losant_kit.mockserver.profiles import profile_for
+
+    settings = settings or Settings()
+    return profile_for(settings.platform).create_app(settings)

@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="start the mock server")
+    serve.add_argument("--platform", default="losant", choices=_platforms(),
+                       help="the platform API to serve (default losant)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument(
@@ -147,6 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _platforms() -> list[str]:
+    from losant_kit.mockserver.profiles import PLATFORMS
+
+    return list(PLATFORMS)
+
+
 def _port_or_off(value: str) -> int | None:
     if value == "off":
         return None
@@ -174,6 +182,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         cors=args.cors,
         cors_origins=tuple(args.cors_origin),
         faults=tuple(args.fault),
+        platform=args.platform,
     )
 
 
@@ -252,7 +261,7 @@ def serve(args: argparse.Namespace) -> int:
     listeners = [f"mqtt://{args.host}:{mqtt.mqtt_port}" if mqtt.mqtt_port is not None else "",
                  f"ws://{args.host}:{mqtt.mqtt_ws_port}" if mqtt.mqtt_ws_port is not None else ""]
     mqtt_line = "  ".join(x for x in listeners if x) or None
-    text = banner(url, app.world_summary, time.perf_counter() - started, mqtt_line)
+    text = app.profile.banner(url, app.world_summary, time.perf_counter() - started, mqtt_line)
     if app.data is not None:
         state = "new world stored" if app.data.is_new else "resumed"
         text += f"\nData file: {app.data.path} ({state})"

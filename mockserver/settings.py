@@ -52,3 +52,6 @@ class Settings:
 
     faults: tuple[dict[str, Any], ...] = ()
     """Fault rules installed at start and again on every reset (``--fault``)."""
+
+    platform: str = "losant"
+    """The platform profile served (``--platform``; mockserver/profiles/)."""

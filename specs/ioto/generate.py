@@ -49,6 +49,7 @@ TYPES = {
 # Response models by the name the reference gives them; `models.<Name>` holds their fields.
 RECORD_MODELS = ("Account", "User", "Alert", "Dashboard", "DashboardRange", "DashboardWidget",
                  "Action", "ProvisionResult", "AwsCreds", "UpdateResult")
+ERROR_REF = {"$ref": "#/components/schemas/Error"}
 ERROR_STATUSES = {"400": "The request is malformed or names something that does not exist.",
                   "403": "The token is missing, unknown, expired, or lacks the role.",
                   "500": "The service failed."}
@@ -101,6 +102,9 @@ class Generator:
         self.api = yaml.safe_load((reference / "api.yaml").read_text())
         self.schemas: dict[str, Any] = {}
         self.paths: dict[str, Any] = {}
+        # Paths a device API token may call (besides its role's own endpoints).
+        self.device_paths = {path.removeprefix("/tok") for path in
+                             self.api["tokens"]["device_api_token"]["used_for"]}
 
     # ------------------------------------------------------------ models
 
@@ -119,6 +123,9 @@ class Generator:
             fields = device["db_item"]["fields"] if name == "Device" else models[name]["fields"]
             visible = {k: v for k, v in fields.items() if not v.get("hidden")}
             item = object_schema(visible, open_=True)
+            for key, field in visible.items():
+                if field.get("readonly") or field.get("generate"):
+                    item["properties"][key]["readOnly"] = True
             item["properties"]["_type"] = {"type": "string", "enum": [name]}
             item["required"] = sorted({"_type", *(
                 k for k, v in visible.items() if v.get("required") or v.get("generate"))})
@@ -241,13 +248,16 @@ class Generator:
             "summary": f"{controller} {action} ({'token' if tok else 'login'} form)",
             "description": (f"POST {endpoint['path']} called with {form}. Role: {role}. "
                             f"Answers {'a page of' if shape == 'paged' else 'one'} "
-                            f"{model or shape} {'under data' if enveloped else 'at the top level'}."),
+                            f"{model or shape} "
+                            f"{'under data' if enveloped else 'at the top level'}."),
             "x-role": role,
             "x-shape": shape,
             "x-envelope": enveloped,
         }
         if model:
             op["x-model"] = model
+        if tok and endpoint["path"] in self.device_paths:
+            op["x-device-token"] = True
         params = self.parameters(ident, endpoint, shape)
         if params:
             op["parameters"] = params
@@ -262,8 +272,7 @@ class Generator:
             op["security"] = []
         op["responses"] = {
             "200": {"description": "Success.", "content": {"application/json": {"schema": body}}},
-            **{status: {"description": text,
-                        "content": {"text/plain": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+            **{status: {"description": text, "content": {"text/plain": {"schema": ERROR_REF}}}
                for status, text in ERROR_STATUSES.items()},
         }
         return op
