@@ -177,6 +177,8 @@ class Users:
 
     @staticmethod
     def _may_grant(caller: Caller, role: str) -> None:
+        if role not in USER_ROLES:
+            raise ValidationError(f"role must be one of {', '.join(USER_ROLES)}")
         # Only owners (and CloudAPI tokens, which hold the owner role) make owners.
         if role == "owner" and not caller.has("owner"):
             raise Forbidden("Only an owner may grant the owner role")

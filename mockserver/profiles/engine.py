@@ -34,6 +34,8 @@ from losant_kit.mockserver.errors import PlatformError
 from losant_kit.mockserver.journal import Journal
 from losant_kit.mockserver.spec import copy_tree
 
+CALLER_KEY = "profile.caller"
+
 if TYPE_CHECKING:
     from losant_kit.mockserver.profiles.base import Profile
     from losant_kit.mockserver.settings import Settings
@@ -44,6 +46,7 @@ class SpecOperation:
     """What the engine and the handlers read about one operation of the spec."""
 
     id: str
+    method: str
     path: str
     form: str  # the token form its path selects ("tok", or "" for the bare path)
     security: tuple[str, ...]  # names of the security schemes (empty: public)
@@ -68,9 +71,10 @@ class Call:
 def operations_of(document: dict[str, Any], profile: Profile) -> dict[str, SpecOperation]:
     found = {}
     for path, item in document["paths"].items():
-        for op in item.values():
+        for method, op in item.items():
             found[op["operationId"]] = SpecOperation(
                 id=op["operationId"],
+                method=method.upper(),
                 path=path,
                 form=profile.split_route(path)[0],
                 security=tuple(name for req in op.get("security", []) for name in req),
@@ -96,6 +100,8 @@ class SpecApp:
         self.journal = Journal(self.clock)
         self.document = profile.load_spec()
         self.operations = operations_of(self.document, profile)
+        self._by_route = {(op.method, op.path): op for op in self.operations.values()
+                          if "{" not in op.path}
         self.state = profile.new_state(settings, self.clock)
         self.world_summary: dict[str, Any] = self.state.load(profile.initial_world(settings))
         self.control = profile.control(self)
@@ -124,7 +130,26 @@ class SpecApp:
             if path == "/_mock" or path.startswith("/_mock/"):
                 await self.control(scope, receive, send)
                 return
-        await self.journal.wrap(self.connexion, scope, receive, send)
+        await self.journal.wrap(self._authenticated, scope, receive, send)
+
+    async def _authenticated(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Credentials first, as the platform's gateway does: a request without a
+        valid token is refused before its body is ever validated."""
+        operation = (self._by_route.get((scope["method"], scope["path"]))
+                     if scope["type"] == "http" else None)
+        if operation is not None:
+            try:
+                caller = self.profile.authenticate(self.state, operation, Headers(scope=scope))
+            except PlatformError as exc:
+                reply = self.profile.error_response(exc.status, exc.type, exc.message,
+                                                    exc.headers)
+                await reply(scope, receive, send)
+                return
+            scope[CALLER_KEY] = caller
+            entry = scope.get(JOURNAL_KEY)
+            if entry is not None and caller is not None:
+                entry["subject"] = getattr(caller, "label", None)
+        await self.connexion(scope, receive, send)
 
     # ------------------------------------------------------------ operations
 
@@ -137,10 +162,10 @@ class SpecApp:
             body = kwargs.pop("body", None)
             scope = context.scope
             headers = Headers(scope=scope)
-            caller = self.profile.authenticate(self.state, operation, headers)
-            entry = scope.get(JOURNAL_KEY)
-            if entry is not None and caller is not None:
-                entry["subject"] = getattr(caller, "label", None)
+            if CALLER_KEY in scope:
+                caller = scope[CALLER_KEY]
+            else:  # a templated path the door did not match: authenticate here
+                caller = self.profile.authenticate(self.state, operation, headers)
             call = Call(self.state, operation, caller, kwargs, body, headers)
             # A finished response: the spec names two media types (JSON successes,
             # the platform's error type), so Connexion must not pick one.
@@ -174,11 +199,15 @@ class SpecApp:
         def http(request: ConnexionRequest, exc: HTTPException) -> ConnexionResponse:
             return reply(exc.status_code, "Route", str(exc.detail))
 
+        def undecodable(request: ConnexionRequest, exc: UnicodeDecodeError) -> ConnexionResponse:
+            # A body that is not UTF-8 is the client's mistake, not a service error.
+            return reply(400, "Validation", "body: not UTF-8 JSON")
+
         def unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
             return reply(500, "InternalError", f"The mock failed: {type(exc).__name__}: {exc}")
 
         return {PlatformError: platform, ProblemException: problem, HTTPException: http,
-                Exception: unexpected}
+                UnicodeDecodeError: undecodable, Exception: unexpected}
 
 
 def _without_security(document: dict[str, Any]) -> dict[str, Any]:
