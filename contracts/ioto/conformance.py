@@ -33,10 +33,31 @@ def _operations(*, with_input: bool = False) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def known(ioto_target: Any) -> dict[str, str]:
-    account = ioto_target.as_login("/account/get").json()["data"]["id"]
-    devices = ioto_target.as_login("/device/find").json()["data"]
-    return {"accountId": account, **({"deviceId": devices[0]["id"]} if devices else {})}
+def known(ioto_target: Any) -> dict[str, dict[str, Any]]:
+    """Real values per controller, read through the API (field -> value)."""
+    target = ioto_target
+
+    def first(path: str) -> dict[str, Any]:
+        data = target.as_login(path).json().get("data") or [{}]
+        return data[0] if isinstance(data, list) else data
+
+    account = first("/account/get")
+    device = first("/device/find")
+    common = {"accountId": account.get("id"), "deviceId": device.get("id"),
+              "cloudId": account.get("cloudId")}
+    action = target.as_login("/action/find", {"cloudId": account.get("cloudId")}).json()
+    action = (action.get("data") or [{}])[0]
+    by_controller = {
+        "device": {"id": device.get("id")},
+        "provision": {"id": device.get("id"), "product": device.get("product")},
+        "alert": {"id": first("/alert/find").get("id")},
+        "dashboard": {"id": first("/dashboard/find").get("id")},
+        "action": {k: action.get(k) for k in ("id", "name", "type")},
+        "user": {"id": first("/user/get").get("id")},
+    }
+    return {controller: {k: v for k, v in {**common, **fields}.items() if v}
+            for controller, fields in {**by_controller, "generic": {}, "metric": {},
+                                       "account": {}}.items()}
 
 
 @pytest.fixture(scope="module")
@@ -81,18 +102,19 @@ def _provider(target: Any) -> type:
     return IotoTokens
 
 
-def _known_ids(case: Any, known: dict[str, str]) -> None:
+def _known_ids(case: Any, known: dict[str, dict[str, Any]]) -> None:
     body = case.body
     if not isinstance(body, dict):
         return
-    for name, value in known.items():
+    controller = case.operation.path.removeprefix("/tok").split("/")[1]
+    for name, value in known.get(controller, {}).items():
         if name in body and isinstance(body[name], str):
             digest = hashlib.blake2b(body[name].encode(), digest_size=1).digest()[0]
             if digest % 4 != 0:
                 body[name] = value
 
 
-def _run(operation_id: str, mode: str, schema: Any, target: Any, known: dict[str, str],
+def _run(operation_id: str, mode: str, schema: Any, target: Any, known: dict[str, dict[str, Any]],
          request: pytest.FixtureRequest) -> None:
     from hypothesis import HealthCheck, Phase, given, settings
     from schemathesis import GenerationMode
@@ -135,14 +157,15 @@ def _skip_destructive(operation_id: str, target: Any) -> None:
 
 @pytest.mark.parametrize("operation_id", _operations())
 def test_positive_cases_conform(operation_id: str, schema: Any, ioto_target: Any,
-                                known: dict[str, str], request: pytest.FixtureRequest) -> None:
+                                known: dict[str, dict[str, Any]],
+                                request: pytest.FixtureRequest) -> None:
     _skip_destructive(operation_id, ioto_target)
     _run(operation_id, "positive", schema, ioto_target, known, request)
 
 
 @pytest.mark.parametrize("operation_id", _operations(with_input=True))
 def test_invalid_input_is_refused_with_400(operation_id: str, schema: Any, ioto_target: Any,
-                                           known: dict[str, str],
+                                           known: dict[str, dict[str, Any]],
                                            request: pytest.FixtureRequest) -> None:
     _skip_destructive(operation_id, ioto_target)
     _run(operation_id, "negative", schema, ioto_target, known, request)
