@@ -382,3 +382,55 @@ def test_losant_stays_the_default_platform():
     from losant_kit.mockserver.app import MockApp
 
     assert isinstance(create_app(Settings()), MockApp)
+
+
+# ---------------------------------------------------------------- world files
+
+WORLD_FILE = """
+cloud: {id: CLOUD1, name: test-cloud}
+cloudApiTokens: [{token: PINNEDCLOUDTOKEN}]
+accounts: [{id: A1, name: Acme, email: ops@acme.test}]
+users: [{id: U1, accountId: A1, email: ops@acme.test, role: admin, password: pw}]
+devices:
+  - {id: DEV0000001, accountId: A1, product: Sensor, productId: P1}
+  - {id: DEV0000002, accountId: null, product: Sensor, productId: P1}
+items:
+  - {_type: Store, accountId: A1, deviceId: DEV0000001, key: k, value: 1, type: number}
+metrics:
+  - deviceId: DEV0000001
+    metric: power
+    points: [{ago: 10, value: 2}, {ago: 20, value: 4}]
+"""
+
+
+def test_world_file_seeds_tokens_items_and_metrics(tmp_path):
+    path = tmp_path / "world.yaml"
+    path.write_text(WORLD_FILE)
+    with TestClient(create_app(Settings(platform="ioto", fixtures=path))) as ioto:
+        headers = {"Authorization": "PINNEDCLOUDTOKEN"}
+        got = ioto.post("/tok/generic/get", headers=headers,
+                        json={"_type": "Store", "deviceId": "DEV0000001", "key": "k"})
+        assert got.json()["data"]["value"] == 1
+        body = {"deviceId": "DEV0000001", "items": [{"namespace": "Embedthis/Device",
+                                                     "metric": "power", "statistic": "sum",
+                                                     "accumulate": True}]}
+        fetched = ioto.post("/tok/metric/fetch", headers=headers, json=body).json()
+        assert fetched["data"][0]["points"][0]["value"] == 6
+        assert ioto.get("/_mock/world").json()["unclaimedDevices"] == ["DEV0000002"]
+
+
+def test_malformed_world_file_is_a_world_file_error(tmp_path):
+    from losant_kit.fixtures.errors import WorldFileError
+
+    path = tmp_path / "world.yaml"
+    path.write_text("items: [{_type: Store}]\n")
+    with pytest.raises(WorldFileError):
+        create_app(Settings(platform="ioto", fixtures=path))
+
+
+def test_cors_preflight_is_answered_for_browser_apps(ioto):
+    response = ioto.options("/generic/find", headers={
+        "Origin": ORIGIN, "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type"})
+    assert response.status_code == 204
+    assert response.headers["access-control-allow-origin"] == ORIGIN

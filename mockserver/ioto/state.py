@@ -50,6 +50,22 @@ class IotoState:
     # ------------------------------------------------------------ world
 
     def load(self, world: dict[str, Any]) -> dict[str, Any]:
+        """Replace the state with ``world``; a malformed world is a WorldFileError
+        (and leaves an empty cloud, never a half-loaded one)."""
+        from losant_kit.fixtures.errors import Problem, WorldFileError
+        from losant_kit.mockserver.errors import PlatformError
+
+        try:
+            return self._load(world)
+        except PlatformError as exc:
+            self.clear()
+            raise WorldFileError("world", [Problem("$", exc.message)]) from None
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            self.clear()
+            problem = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise WorldFileError("world", [Problem("$", problem)]) from None
+
+    def _load(self, world: dict[str, Any]) -> dict[str, Any]:
         from losant_kit.mockserver.ioto import metrics
 
         self.clear()
@@ -71,7 +87,17 @@ class IotoState:
         from losant_kit.mockserver.ioto.generic import MODELS
 
         for item in world.get("items", []):
+            if item.get("_type") not in MODELS:
+                raise ValidationError(f"items: _type must be one of {', '.join(MODELS)}")
             model = MODELS[item["_type"]]
+            needed = ("accountId", "deviceId", *model.key_fields)
+            missing = [k for k in needed if item.get(k) is None]
+            if missing:
+                raise ValidationError(f"items: a {model.name} item needs {', '.join(missing)}")
+            owner = self.devices.get(item["deviceId"])
+            if owner is None or owner.get("accountId") != item["accountId"]:
+                raise ValidationError(f"items: {item['deviceId']} is not a device of "
+                                      f"account {item['accountId']}")
             self.items[(item["_type"], model.identity(item))] = model.stored(item)
         now = self.clock.now()
         for series in world.get("metrics", []):

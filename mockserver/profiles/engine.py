@@ -3,9 +3,11 @@ the profile's spec, the profile authenticates, shapes successes and errors.
 
     app = SpecApp(settings, profile)
 
-Layers, outermost first: the control routes under ``/_mock`` (the profile's
-``control`` object answers them), ``/openapi.json`` (the committed spec text),
-the request journal (mockserver.journal), Connexion with the profile's spec.
+Layers, outermost first: CORS (mockserver.cors, with --cors); the control
+routes under ``/_mock`` (the profile's ``control`` object answers them);
+``/openapi.json`` (the committed spec text); the request journal
+(mockserver.journal); authentication (the profile's, before any validation);
+Connexion with the profile's spec.
 Nothing here knows a platform: every platform-specific answer is a profile
 hook (profiles/base.py) or a fact of the spec (``x-role``, ``x-shape``,
 ``x-envelope``).
@@ -29,8 +31,9 @@ from starlette.types import Receive, Scope, Send
 
 from losant_kit.mockserver.app import _trusted_spec
 from losant_kit.mockserver.clock import Clock
+from losant_kit.mockserver.cors import CorsLayer
 from losant_kit.mockserver.dispatch import JOURNAL_KEY
-from losant_kit.mockserver.errors import PlatformError
+from losant_kit.mockserver.errors import PlatformError, ValidationError
 from losant_kit.mockserver.journal import Journal
 from losant_kit.mockserver.spec import copy_tree
 
@@ -92,6 +95,8 @@ class SpecApp:
 
             raise DataFileError(f"--data is not supported with --platform {profile.name} "
                                 "(its state lives in memory)")
+        if settings.faults:
+            raise ValidationError(f"not supported with --platform {profile.name}")
         # No MQTT broker runs on this engine: the CLI must neither probe nor list one.
         self.settings = replace(settings, mqtt_port=None, mqtt_ws_port=None)
         self.data = None
@@ -117,10 +122,16 @@ class SpecApp:
         for exc_class, render in self._renderers().items():
             self.connexion.add_error_handler(exc_class, render)
         self._spec_text = profile.spec_path().read_bytes()
+        # Browser apps call with login tokens and an Origin: CORS as --cors says.
+        self._entry = (CorsLayer(self._serve, settings.cors_origins) if settings.cors
+                       else self._serve)
 
     # ------------------------------------------------------------ ASGI
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._entry(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path = scope["path"]
             if path == "/openapi.json":
