@@ -36,7 +36,6 @@ from starlette.responses import RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from losant_kit import specs
-from losant_kit.mockserver import handlers
 from losant_kit.mockserver.auth import TokenSigner, bearer_handler_class
 from losant_kit.mockserver.clock import Clock
 from losant_kit.mockserver.cors import CorsLayer
@@ -220,7 +219,7 @@ class MockApp:
         self.dispatcher = Dispatcher(
             self.spec,
             self.backend,
-            handlers.registry(),
+            self.profile.handlers(),
             self.throttles,
             check_responses=settings.check_responses,
         )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from losant_kit.mockserver.errors import Forbidden, Unauthorized
 
@@ -69,11 +69,10 @@ def token_of(headers: Mapping[str, str]) -> str | None:
     return value or None
 
 
-def authenticate(state: IotoState, operation: SpecOperation,
+def authenticate(state: IotoState, operation: SpecOperation, token: str | None,
                  headers: Mapping[str, str]) -> Caller | None:
     if not operation.security:
         return None
-    token = token_of(headers)
     if token is None:
         raise Unauthorized("Authentication failed")
     if operation.form == "tok":
@@ -90,9 +89,3 @@ def authenticate(state: IotoState, operation: SpecOperation,
     if not caller.has(operation.x("role")):
         raise Forbidden("Insufficient privilege")
     return caller
-
-
-def honoured(caller: Caller, schema: dict[str, Any], name: str) -> bool:
-    """Whether a body field marked with a role (``x-role``) counts for this caller."""
-    role = schema.get("properties", {}).get(name, {}).get("x-role")
-    return role is None or caller.has(role)

@@ -61,8 +61,10 @@ class Profile:
         returns the world's summary (served at /_mock/world)."""
         raise NotImplementedError
 
-    def authenticate(self, state: Any, operation: Any, headers: Mapping[str, str]) -> Any:
-        """The caller of ``operation`` (None when it is public), or a PlatformError."""
+    def authenticate(self, state: Any, operation: Any, token: str | None,
+                     headers: Mapping[str, str]) -> Any:
+        """The caller of ``operation`` holding ``token`` (read by ``token_of``; None
+        when it is public), or a PlatformError."""
         raise NotImplementedError
 
     def control(self, app: Any) -> Any:

@@ -150,7 +150,7 @@ class SpecApp:
                      if scope["type"] == "http" else None)
         if operation is not None:
             try:
-                caller = self.profile.authenticate(self.state, operation, Headers(scope=scope))
+                caller = self._caller(operation, Headers(scope=scope))
             except PlatformError as exc:
                 reply = self.profile.error_response(exc.status, exc.type, exc.message,
                                                     exc.headers)
@@ -164,6 +164,10 @@ class SpecApp:
 
     # ------------------------------------------------------------ operations
 
+    def _caller(self, operation: SpecOperation, headers: Headers) -> Any:
+        return self.profile.authenticate(self.state, operation,
+                                         self.profile.token_of(headers), headers)
+
     def endpoint(self, operation_id: str) -> Callable[..., Any]:
         """The function Connexion calls for ``operation_id``."""
         handler = self.handlers[operation_id]
@@ -173,10 +177,10 @@ class SpecApp:
             body = kwargs.pop("body", None)
             scope = context.scope
             headers = Headers(scope=scope)
-            if CALLER_KEY in scope:
-                caller = scope[CALLER_KEY]
-            else:  # a templated path the door did not match: authenticate here
-                caller = self.profile.authenticate(self.state, operation, headers)
+            # The door (_authenticated) has read the token; a templated path it
+            # did not match is authenticated here.
+            caller = (scope[CALLER_KEY] if CALLER_KEY in scope
+                      else self._caller(operation, headers))
             call = Call(self.state, operation, caller, kwargs, body, headers)
             # A finished response: the spec names two media types (JSON successes,
             # the platform's error type), so Connexion must not pick one.

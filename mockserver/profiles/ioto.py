@@ -78,11 +78,11 @@ class IotoProfile(Profile):
 
         return IotoState(clock, seed=settings.seed, secret=settings.jwt_secret)
 
-    def authenticate(self, state: IotoState, operation: SpecOperation,
+    def authenticate(self, state: IotoState, operation: SpecOperation, token: str | None,
                      headers: Mapping[str, str]) -> Any:
         from losant_kit.mockserver.ioto.principals import authenticate
 
-        return authenticate(state, operation, headers)
+        return authenticate(state, operation, token, headers)
 
     def control(self, app: SpecApp) -> Any:
         from losant_kit.mockserver.ioto.control import IotoControl
