@@ -18,13 +18,20 @@ import argparse
 import sys
 
 from losant_kit.contracts.experience import command as experience_command
+from losant_kit.contracts.ioto import cli as ioto_cli
 from losant_kit.contracts.suites import SUITES
+
+# --platform -> the run of that platform's suites (Losant's is main() below).
+PLATFORM_RUNS = {"ioto": ioto_cli.run}
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="losant-contracts", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run contract suites against a target")
+    run.add_argument("--platform", default="losant", choices=["losant", *PLATFORM_RUNS],
+                     help="the platform API the target implements (default losant)")
+    ioto_cli.add_arguments(run)
     run.add_argument("--base-url", help="the implementation under test "
                                         "(default: a fresh mock, in-process)")
     run.add_argument("--token", help="bearer token (user or API token)")
@@ -69,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "experience":
         return experience_command.run(args)
+    platform_run = PLATFORM_RUNS.get(args.platform)
+    if platform_run is not None:
+        return platform_run(args)
     if args.base_url and not args.token and not (args.email and args.password):
         print("losant-contracts: give --token, or --email and --password", file=sys.stderr)
         return 2

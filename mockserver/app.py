@@ -36,7 +36,6 @@ from starlette.responses import RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from losant_kit import specs
-from losant_kit.mockserver import handlers
 from losant_kit.mockserver.auth import TokenSigner, bearer_handler_class
 from losant_kit.mockserver.clock import Clock
 from losant_kit.mockserver.cors import CorsLayer
@@ -51,6 +50,7 @@ from losant_kit.mockserver.journal import Journal
 from losant_kit.mockserver.models.backend import Backend
 from losant_kit.mockserver.mqtt import MqttBroker
 from losant_kit.mockserver.persistence import DataFile
+from losant_kit.mockserver.profiles.losant import PROFILE as LOSANT
 from losant_kit.mockserver.settings import Settings
 from losant_kit.mockserver.spec import PlatformSpec, copy_tree
 from losant_kit.mockserver.spec_resolution import resolve_refs
@@ -196,6 +196,7 @@ class MockApp:
         from losant_kit.mockserver.control import Control
 
         self.settings = settings
+        self.profile = LOSANT
         self.spec = spec or PlatformSpec()
         clock = Clock()
         self.throttles = Throttles(clock, enabled=settings.throttle, scale=settings.throttle_scale)
@@ -224,7 +225,7 @@ class MockApp:
         self.dispatcher = Dispatcher(
             self.spec,
             self.backend,
-            handlers.registry(),
+            self.profile.handlers(),
             self.throttles,
             check_responses=settings.check_responses,
         )
@@ -345,4 +346,8 @@ def _method_not_allowed(allowed: list[str]):
 
 
 def create_app(settings: Settings | None = None) -> MockApp:
-    return MockApp(settings or Settings())
+    """The mock of ``settings.platform``: its profile builds it (mockserver/profiles/)."""
+    from losant_kit.mockserver.profiles import profile_for
+
+    settings = settings or Settings()
+    return profile_for(settings.platform).create_app(settings)

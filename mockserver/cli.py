@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="start the mock server")
+    serve.add_argument("--platform", default="losant", choices=_platforms(),
+                       help="the platform API to serve (default losant)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument(
@@ -150,6 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _platforms() -> list[str]:
+    from losant_kit.mockserver.profiles import PLATFORMS
+
+    return list(PLATFORMS)
+
+
 def _port_or_off(value: str) -> int | None:
     if value == "off":
         return None
@@ -178,6 +186,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         cors_origins=tuple(args.cors_origin),
         faults=tuple(args.fault),
         experiences=tuple(args.experience),
+        platform=args.platform,
     )
 
 
@@ -243,7 +252,6 @@ def serve(args: argparse.Namespace) -> int:
     from losant_kit.mockserver.experience.options import (
         ExperienceFileError,
         refusal_text,
-        served_files,
     )
     from losant_kit.mockserver.persistence import DataFileError
 
@@ -270,11 +278,7 @@ def serve(args: argparse.Namespace) -> int:
     listeners = [f"mqtt://{args.host}:{mqtt.mqtt_port}" if mqtt.mqtt_port is not None else "",
                  f"ws://{args.host}:{mqtt.mqtt_ws_port}" if mqtt.mqtt_ws_port is not None else ""]
     mqtt_line = "  ".join(x for x in listeners if x) or None
-    text = banner(url, app.world_summary, time.perf_counter() - started, mqtt_line)
-    served = served_files(url, app.experience.contracts)
-    if served:  # above the "Press Ctrl-C" line
-        head, _, last = text.rpartition("\n")
-        text = "\n".join([head, *served, last])
+    text = app.profile.banner(app, url, time.perf_counter() - started, mqtt_line)
     if app.data is not None:
         state = "new world stored" if app.data.is_new else "resumed"
         text += f"\nData file: {app.data.path} ({state})"

@@ -56,3 +56,5 @@ class Settings:
     experiences: tuple[tuple[str, str | None], ...] = ()
     """Experience API files and the application each serves (None: the first one),
     ``--experience FILE [--experience-app ID]`` (mockserver/experience/binding.py)."""
+    platform: str = "losant"
+    """The platform profile served (``--platform``; mockserver/profiles/)."""
