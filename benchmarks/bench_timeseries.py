@@ -1,6 +1,6 @@
 """Benchmark of the state store: a million reports for one device over 30 days.
 
-Run: ``/work/venv/bin/python benchmarks/bench_timeseries.py [--points N] [--runs N]``.
+Run: ``.venv/bin/python benchmarks/bench_timeseries.py [--points N] [--runs N]``.
 Not a test: it prints figures. The targets it checks against are the ones the
 store was built for - a MEAN / 1 h / 30 d timeSeriesQuery well under 200 ms,
 and single-report ingest cheap enough for > 5,000 sendState/s end to end.

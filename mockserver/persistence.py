@@ -47,8 +47,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from losant_kit.mockserver.state_series import StateSeries
 from losant_kit.mockserver.store import PARENTS
-from losant_kit.mockserver.timeseries import StateSeries
 
 if TYPE_CHECKING:
     from losant_kit.mockserver.durable_store import DurableStore

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from losant_kit.mockserver.models.backend import Backend
 from losant_kit.mockserver.persistence import _load_usage
-from losant_kit.mockserver.timeseries import StateSeries
+from losant_kit.mockserver.state_series import StateSeries
 
 values = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False),

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from losant_kit.mockserver.aggregation import AGGREGATIONS, NUMERIC_AGGREGATIONS, parse_aggregation
 from losant_kit.mockserver.errors import PayloadTooLarge, ValidationError
 from losant_kit.mockserver.spec import PlatformSpec
 from losant_kit.mockserver.times import (
@@ -27,12 +28,7 @@ from losant_kit.mockserver.times import (
     parse_state_time,
     resolve_window,
 )
-from losant_kit.mockserver.timeseries import (
-    AGGREGATIONS,
-    NUMERIC_AGGREGATIONS,
-    TimeSeriesStore,
-    parse_aggregation,
-)
+from losant_kit.mockserver.timeseries import TimeSeriesStore
 
 DEVICE = "575ecf887ae143cd83dc4aa2"
 OTHER = "575ef5c97ae143cd83dc4aac"

@@ -83,6 +83,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from losant_kit.mockserver.aggregation import MEAN
 from losant_kit.mockserver.auth import Principal
 from losant_kit.mockserver.errors import (
     BadRequest,
@@ -104,7 +105,6 @@ from losant_kit.mockserver.models.usage import json_size, rest_source
 from losant_kit.mockserver.paging import sort_and_page
 from losant_kit.mockserver.query import device_value
 from losant_kit.mockserver.times import EARLIEST_MS, iso_from_ms, parse_state_time, resolve_window
-from losant_kit.mockserver.timeseries import MEAN
 
 if TYPE_CHECKING:
     from losant_kit.mockserver.models.backend import Backend
