@@ -27,6 +27,8 @@ import schemathesis
 from losant_kit.specs.rules import QUERY_DATE_FIELDS
 
 A_DATE = "2024-01-01T00:00:00.000Z"
+# Before any token the run can hold.
+LONG_AGO = "2000-01-01T00:00:00.000Z"
 # The mock's export bundle format (the platform's own bundles are zip files; a
 # run against the platform needs one of those for applications.import).
 MINIMAL_BUNDLE = json.dumps(
@@ -101,7 +103,9 @@ def _import_source(case: Any) -> None:
         body.pop("importBundle", None)
         options["fromApplicationId"] = case.path_parameters["applicationId"]
     else:
-        body["importBundle"] = MINIMAL_BUNDLE
+        # As text: Schemathesis re-checks an edited body against the schema and
+        # takes one holding raw bytes for a negative case.
+        body["importBundle"] = MINIMAL_BUNDLE.decode()
     body["options"] = options
 
 
@@ -122,6 +126,12 @@ def _password_change_needs_current(case: Any) -> None:
     if body is not None:
         # The run's own login must keep working; so no password change.
         body.pop("password", None)
+
+
+def _token_cutoff_in_the_past(case: Any) -> None:
+    body = _body(case)
+    if body is not None and "tokenCutoff" in body:
+        body["tokenCutoff"] = LONG_AGO
 
 
 def _bulk_create_source(case: Any) -> None:
@@ -386,6 +396,7 @@ REPAIRS: dict[str, Callable[[Any], None]] = {
     "new-global-needs-json": _new_global_needs_json,
     "password-change-needs-current": _password_change_needs_current,
     "bulk-create-source": _bulk_create_source,
+    "token-cutoff-in-the-past": _token_cutoff_in_the_past,
     "command-needs-devices": _command_needs_devices,
     "time-is-a-date": _time_is_a_date,
     "publish-topic-name": _publish_topic_name,

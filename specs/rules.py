@@ -177,12 +177,22 @@ RULES: tuple[Rule, ...] = (
         schemas=("timeSeriesQuery",),
     ),
     Rule(
+        "token-cutoff-in-the-past",
+        "A `tokenCutoff` ends every token issued before it, the caller's own included, and a "
+        "cutoff in the future ends every token issued until then: later calls answer 401. A "
+        "run that must keep its token sets no cutoff after the token was issued.",
+        ("me.patch",),
+        status=401,
+    ),
+    Rule(
         "usage-window",
-        "The `start`-`end` window of a usage count spans at most 100,000 buckets (days, or "
-        "hours at `resolution` 3600000): the mock's bound, the platform states none.",
+        "A usage answer holds at most 100,000 buckets: the `start`-`end` window's days (or "
+        "hours at `resolution` 3600000), times the summaries and the applications on the page "
+        "for `applications.periodSummaries`. The mock's bound; the platform states none.",
         (
             "application.deviceCounts", "application.notebookMinuteCounts",
-            "application.payloadCountsBreakdown", "applications.periodSummaries",
+            "application.payloadCountsBreakdown", "device.payloadCountsBreakdown",
+            "applications.periodSummaries",
         ),
     ),
     Rule(

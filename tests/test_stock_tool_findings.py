@@ -77,3 +77,15 @@ def test_a_log_limit_of_zero_is_refused_by_the_stated_pattern(client, auth, app_
     response = client.get(f"/applications/{app_id}/importLogs", headers=auth, params={"limit": "0"})
     assert response.status_code == 400
     assert "limit" in response.json()["message"]
+
+
+def test_period_summaries_bound_the_buckets_of_the_whole_answer(client, auth):
+    """A 60,000-day window is within one application's bound, not within two applications'."""
+    client.post("/applications", headers=auth, json={"name": "second"})
+    assert client.get("/applications", headers=auth).json()["totalCount"] >= 2
+    response = client.get(
+        "/applications/periodSummaries", headers=auth,
+        params={"start": str(-60_000 * 86_400_000), "include": "deviceCounts"},
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert "start/end" in response.json()["message"]
