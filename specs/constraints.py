@@ -98,6 +98,21 @@ CONSTRAINTS: tuple[Constraint, ...] = (
         "least 1.",
     ),
     Constraint(
+        "requestCountDuration",
+        {"pattern": "^[0-9]+$"},
+        "apiInfo.json (`experienceEndpoints.get`): \"a count of recent requests is included on "
+        "each endpoint for the duration requested (milliseconds)\", example 86400000: whole "
+        "milliseconds.",
+        ("experienceEndpoints.get",),
+    ),
+    Constraint(
+        "resolution",
+        {"pattern": POSITIVE_COUNT_PATTERN},
+        "apiInfo.json (`experienceEndpoints.stats`): \"Resolution in milliseconds\", default "
+        "3600000: a bucket of at least 1 ms.",
+        ("experienceEndpoints.stats",),
+    ),
+    Constraint(
         "perPage",
         {"pattern": PER_PAGE_PATTERN},
         "apiInfo.json says \"How many items to return per page\" (so at least 1); the upper "

@@ -112,7 +112,10 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "device-tags-select",
         "Each `deviceTags` entry that selects devices has a `key`, a `value` or both.",
-        schemas=("lastValueQuery", "timeSeriesQuery", "multiDeviceCommand"),
+        schemas=(
+            "lastValueQuery", "timeSeriesQuery", "multiDeviceCommand", "experienceGroupPost",
+            "experienceGroupPatch",
+        ),
     ),
     Rule(
         "publish-topic-name",
