@@ -69,7 +69,9 @@ def fold_lengths(schema: dict[str, Any]) -> dict[str, Any]:
     Only for a pattern of lookaheads then ``.{n,m}$``: there ``.`` consumes
     every character (line terminators already fail the pattern), so the run's
     length is the string's length and the bounds mean the same in either place.
-    Anything else is returned unchanged.
+    One edge differs under Python's ``re``, whose ``$`` also matches before a
+    final newline: a string at the upper bound plus ``"\n"`` passes the folded
+    form only (README "Stock OpenAPI tools"). Anything else is returned unchanged.
     """
     found = _LOOKAHEADS_THEN_RUN.match(schema.get("pattern", ""))
     if not found or ("minLength" not in schema and "maxLength" not in schema):
