@@ -16,6 +16,7 @@ API itself, with the run's own credentials.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +27,8 @@ import schemathesis
 from losant_kit.specs.rules import QUERY_DATE_FIELDS
 
 A_DATE = "2024-01-01T00:00:00.000Z"
+# Before any token the run can hold.
+LONG_AGO = "2000-01-01T00:00:00.000Z"
 # The mock's export bundle format (the platform's own bundles are zip files; a
 # run against the platform needs one of those for applications.import).
 MINIMAL_BUNDLE = json.dumps(
@@ -89,7 +92,9 @@ def _options(body: dict[str, Any]) -> dict[str, Any]:
 def _import_source(case: Any) -> None:
     body = _body(case)
     if body is None:
-        return
+        # No form at all: send one (an import needs a source).
+        body = case.body = {}
+        case.media_type = "multipart/form-data"
     options = _options(body)
     for key in ("importUrl", "fromApplicationId", "credentialName", "repo"):
         options.pop(key, None)
@@ -98,7 +103,9 @@ def _import_source(case: Any) -> None:
         body.pop("importBundle", None)
         options["fromApplicationId"] = case.path_parameters["applicationId"]
     else:
-        body["importBundle"] = MINIMAL_BUNDLE
+        # As text: Schemathesis re-checks an edited body against the schema and
+        # takes one holding raw bytes for a negative case.
+        body["importBundle"] = MINIMAL_BUNDLE.decode()
     body["options"] = options
 
 
@@ -119,6 +126,12 @@ def _password_change_needs_current(case: Any) -> None:
     if body is not None:
         # The run's own login must keep working; so no password change.
         body.pop("password", None)
+
+
+def _token_cutoff_in_the_past(case: Any) -> None:
+    body = _body(case)
+    if body is not None and "tokenCutoff" in body:
+        body["tokenCutoff"] = LONG_AGO
 
 
 def _bulk_create_source(case: Any) -> None:
@@ -150,6 +163,15 @@ def _referenced_devices_exist(case: Any) -> None:
             body.pop(key, None)
 
 
+def _referenced_experience_resources_exist(case: Any) -> None:
+    body = _body(case)
+    if body is not None:
+        body.pop("parentId", None)
+        for key in ("experienceGroupIds", "experienceUserIds", "experienceEndpointIds"):
+            if key in body:
+                body[key] = []
+
+
 def _device_tags_select(case: Any) -> None:
     body = _body(case)
     if body is not None and isinstance(body.get("deviceTags"), list):
@@ -166,16 +188,32 @@ def _is_date_text(value: str) -> bool:
     return True
 
 
+# Epoch milliseconds of 0001-01-01 and 9999-12-31T23:59:59.999Z: the dates a
+# datetime can hold.
+EARLIEST_MS = -62_135_596_800_000
+LATEST_MS = 253_402_300_799_999
+DATE_FIELDS = ("time", "creationDate")
+
+
+def _is_a_date(value: Any) -> bool:
+    if isinstance(value, str):
+        return _is_date_text(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return EARLIEST_MS <= value <= LATEST_MS
+    return True  # other types: the schema's business
+
+
 def _time_is_a_date(case: Any) -> None:
     items = case.body if isinstance(case.body, list) else [case.body]
     for item in items:
-        time = item.get("time") if isinstance(item, dict) else None
-        if isinstance(time, dict):
-            holder, key, time = time, "$date", time.get("$date")
-        else:
-            holder, key = item, "time"
-        if isinstance(time, str) and not _is_date_text(time):
-            holder[key] = A_DATE
+        for field in DATE_FIELDS:
+            value = item.get(field) if isinstance(item, dict) else None
+            if isinstance(value, dict):
+                holder, key, value = value, "$date", value.get("$date")
+            else:
+                holder, key = item, field
+            if value is not None and not _is_a_date(value):
+                holder[key] = A_DATE
 
 
 def _dated(value: Any) -> Any:
@@ -254,6 +292,101 @@ def _query_known_fields(case: Any) -> None:
         _each_query(case, fix)
 
 
+def _fresh(prefix: str = "st") -> str:
+    """A name nobody has taken yet (lowercase letters, digits and `-`)."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def _unique_names(case: Any, kwargs: dict[str, Any]) -> None:
+    body = _body(case)
+    if body is None:
+        return
+    op = case.operation.definition.raw["operationId"]
+    if "slug" in body:
+        body["slug"] = _fresh()
+    if "domainName" in body:
+        body["domainName"] = f"{_fresh()}.example.com"
+    if op.startswith("experienceUser") and "email" in body:
+        body["email"] = f"{_fresh()}@example.com"
+    if op.startswith("experienceEndpoint") and ("route" in body or "method" in body):
+        body["route"] = "/" + _fresh()
+    if op.startswith("deviceAttribute") and "name" in body:
+        body["name"] = _fresh("st").replace("-", "_")
+    for field, key in (("attributes", "name"), ("globals", "key")):
+        if isinstance(body.get(field), list):
+            body[field] = _first_of_each(body[field], key)
+
+
+def _first_of_each(items: list[Any], key: str) -> list[Any]:
+    """``items`` without the later ones whose ``key`` repeats an earlier one's."""
+    seen: set[Any] = set()
+    kept = []
+    for item in items:
+        name = item.get(key) if isinstance(item, dict) else None
+        if name is None or name not in seen:
+            seen.add(name)
+            kept.append(item)
+    return kept
+
+
+def _endpoint_route(case: Any, kwargs: dict[str, Any]) -> None:
+    body = _body(case)
+    if body is not None and "route" in body:
+        body["route"] = "/" + _fresh()
+
+
+def _bootstrap_once(case: Any) -> None:
+    body = _body(case)
+    if body is not None:
+        body["replaceExisting"] = True
+
+
+def _api(case: Any) -> tuple[str, dict[str, str]]:
+    """The run's base URL and its Authorization header (as the run sends it)."""
+    schema = case.operation.schema
+    configured = schema.config.headers_for(operation=case.operation)
+    headers = {
+        k: v for k, v in {**configured, **(case.headers or {})}.items()
+        if k.lower() == "authorization"
+    }
+    return schema.get_base_url().rstrip("/"), headers
+
+
+def _state_not_for_system_devices(case: Any, kwargs: dict[str, Any]) -> None:
+    app_id = case.path_parameters.get("applicationId")
+    device_id = case.path_parameters.get("deviceId")
+    if not app_id or not device_id:
+        return
+    base, headers = _api(case)
+    url = f"{base}/applications/{app_id}/devices"
+    device = requests.get(f"{url}/{device_id}", headers=headers, timeout=30)
+    if device.status_code != 200 or device.json().get("deviceClass") != "system":
+        return
+    others = requests.get(
+        url, params={"deviceClass": "standalone", "perPage": "1"}, headers=headers, timeout=30
+    )
+    items = others.json().get("items", []) if others.status_code == 200 else []
+    if items:
+        case.path_parameters["deviceId"] = items[0]["id"]
+
+
+def _time_series_bounds(case: Any) -> None:
+    body = _body(case)
+    if body is None:
+        return
+    for key, low in (("duration", 0), ("resolution", 1), ("limit", 1)):
+        value = body.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool) and value < low:
+            body[key] = max(abs(value), low)
+
+
+def _usage_window(case: Any) -> None:
+    # The defaults (the last 30 days) are always a small window.
+    if case.query:
+        case.query.pop("start", None)
+        case.query.pop("end", None)
+
+
 REPAIRS: dict[str, Callable[[Any], None]] = {
     "archive-date-window": _archive_date_window,
     "expiration-in-future": _expiration_in_future,
@@ -263,13 +396,18 @@ REPAIRS: dict[str, Callable[[Any], None]] = {
     "new-global-needs-json": _new_global_needs_json,
     "password-change-needs-current": _password_change_needs_current,
     "bulk-create-source": _bulk_create_source,
+    "token-cutoff-in-the-past": _token_cutoff_in_the_past,
     "command-needs-devices": _command_needs_devices,
     "time-is-a-date": _time_is_a_date,
     "publish-topic-name": _publish_topic_name,
     "device-tags-select": _device_tags_select,
     "referenced-devices-exist": _referenced_devices_exist,
+    "referenced-experience-resources-exist": _referenced_experience_resources_exist,
     "query-dates": _query_dates,
     "query-known-fields": _query_known_fields,
+    "bootstrap-once": _bootstrap_once,
+    "time-series-bounds": _time_series_bounds,
+    "usage-window": _usage_window,
 }
 
 # Rules about the world: set up just before the call.
@@ -281,20 +419,19 @@ def _archive_destination(case: Any, kwargs: dict[str, Any]) -> None:
     app_id = case.path_parameters.get("applicationId")
     if not app_id:
         return
-    schema = case.operation.schema
-    base = schema.get_base_url().rstrip("/")
-    configured = schema.config.headers_for(operation=case.operation)
-    headers = {
-        k: v for k, v in {**configured, **(case.headers or {})}.items()
-        if k.lower() == "authorization"
-    }
+    base, headers = _api(case)
     requests.patch(
         f"{base}/applications/{app_id}", json=ARCHIVE_CONFIG, headers=headers, timeout=30
     )
 
 
+# Set up (or made fresh) just before each call, never at generation: a case
+# Schemathesis sends again (to confirm or shrink a failure) gets new names too.
 SETUPS: dict[str, Callable[[Any, dict[str, Any]], None]] = {
     "archive-destination": _archive_destination,
+    "unique-names": _unique_names,
+    "endpoint-route": _endpoint_route,
+    "state-not-for-system-devices": _state_not_for_system_devices,
 }
 
 

@@ -88,6 +88,10 @@ def parse_json_body(text: str) -> Any:
         raise ValidationError(f"body: malformed JSON ({exc})") from None
 
 
+# What _parse returns for an empty body (``None`` is the JSON body ``null``).
+_NO_BODY = object()
+
+
 def body_validator_map(spec: PlatformSpec) -> dict[str, Any]:
     """Connexion's validator map with the exact JSON body validator for ``spec``."""
 
@@ -115,11 +119,13 @@ def body_validator_map(spec: PlatformSpec) -> dict[str, Any]:
                 chunks.append(chunk)
             text = b"".join(chunks).decode(self._encoding, errors="replace")
             if not text:
-                return None
+                return _NO_BODY
             return parse_json_body(text)
 
         def _validate(self, body: Any) -> None:
-            if body is None:
+            # No body at all is "absent"; a JSON `null` body is a value like any
+            # other, judged by the schema (the official clients omit an unset body).
+            if body is _NO_BODY:
                 if self._required:
                     raise ValidationError("body: a JSON body is required")
                 return None

@@ -18,6 +18,14 @@ from typing import Any
 # A number of milliseconds as a query string: digits, an optional fraction.
 MS_PATTERN = "^-?[0-9]+(\\.[0-9]+)?$"
 MS_NON_NEGATIVE_PATTERN = "^[0-9]+(\\.[0-9]+)?$"
+# Seconds from 0.01 to 3600 (the mock's keep-alive bounds, mockserver/sse.py):
+# 1-3599 with any fraction, 3600 with a zero fraction, or 0.01-0.99...
+KEEP_ALIVE_PATTERN = (
+    "^0*(([1-9][0-9]{0,2}|[12][0-9]{3}|3[0-5][0-9]{2})(\\.[0-9]+)?"
+    "|3600(\\.0+)?|0\\.(0[1-9]|[1-9])[0-9]*)$"
+)
+POSITIVE_COUNT_PATTERN = "^0*[1-9][0-9]*$"
+OBJECT_ID_OR_NULL_PATTERN = "^([A-Fa-f0-9]{24}|null)?$"
 # 1 to 1000 (leading zeros allowed, as int() reads them).
 PER_PAGE_PATTERN = "^0*([1-9][0-9]{0,2}|1000)$"
 # An MQTT topic filter (MQTT 3.1.1, 4.7): levels split by "/", "+" a whole
@@ -67,8 +75,42 @@ CONSTRAINTS: tuple[Constraint, ...] = (
     ),
     Constraint(
         "keepAliveInterval",
-        {"pattern": MS_NON_NEGATIVE_PATTERN},
-        "apiInfo.json: \"Number of seconds between keepalive messages\".",
+        {"pattern": KEEP_ALIVE_PATTERN},
+        "apiInfo.json: \"Number of seconds between keepalive messages\"; the bounds 0.01 to "
+        "3600 are not in the reference: they are the mock's (no busy loop, no timer the event "
+        "loop cannot hold; fractions are its extension for fast tests), stated so tools do not "
+        "guess.",
+    ),
+    Constraint(
+        "parentId",
+        {"pattern": OBJECT_ID_OR_NULL_PATTERN},
+        "apiInfo.json (`devices.get`): \"Filter devices as children of a given system id\" "
+        "(example `575ecf887ae143cd83dc4aa2`, an object id); `null` (devices without a parent) "
+        "and an empty value (no filter) are what the official clients send besides.",
+        ("devices.get",),
+    ),
+    Constraint(
+        "limit",
+        {"pattern": POSITIVE_COUNT_PATTERN},
+        "apiInfo.json: \"Max log entries to return\" (`application.importLogs`), \"Maximum "
+        "number of command/log/state entries to return\" (`device.getCommand`, "
+        "`.getLogEntries`, `.getState`), each with default 1: a count of entries, so at "
+        "least 1.",
+    ),
+    Constraint(
+        "requestCountDuration",
+        {"pattern": "^[0-9]+$"},
+        "apiInfo.json (`experienceEndpoints.get`): \"a count of recent requests is included on "
+        "each endpoint for the duration requested (milliseconds)\", example 86400000: whole "
+        "milliseconds.",
+        ("experienceEndpoints.get",),
+    ),
+    Constraint(
+        "resolution",
+        {"pattern": POSITIVE_COUNT_PATTERN},
+        "apiInfo.json (`experienceEndpoints.stats`): \"Resolution in milliseconds\", default "
+        "3600000: a bucket of at least 1 ms.",
+        ("experienceEndpoints.stats",),
     ),
     Constraint(
         "perPage",

@@ -16,6 +16,12 @@ What changes from 3.0.3, nothing else:
   ``dataType``) are described in their JSON-string form (``content:
   application/json`` with the exact schema): a deepObject cannot carry arrays,
   and the mock accepts both forms.
+* A string whose pattern is only lookaheads and a final ``.{n,}$`` (the
+  password rule) carries its ``minLength``/``maxLength`` in that quantifier
+  instead (:func:`fold_lengths`): the same strings, but Schemathesis'
+  coverage phase needs minutes to build a 2048-character string that must
+  satisfy the lookaheads and a separate ``maxLength``, and 2 s for the
+  folded form (README "Stock OpenAPI tools").
 
 Every keyword the exact schemas use means the same in draft-07 and 2020-12
 (no tuple ``items``, no ``definitions``, no ``$ref`` siblings);
@@ -26,6 +32,7 @@ example alike.
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 from losant_kit.specs import schemas as sch
@@ -52,6 +59,42 @@ def _repoint(node: Any) -> Any:
     return node
 
 
+# ^ (?=...)* .{n,} $ : lookaheads (no nested groups), then one run of any characters.
+_LOOKAHEADS_THEN_RUN = re.compile(r"^\^((?:\(\?=[^()]*\))+)\.\{(\d+),(\d*)\}\$$")
+
+
+def fold_lengths(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with ``minLength``/``maxLength`` folded into its pattern's final run.
+
+    Only for a pattern of lookaheads then ``.{n,m}$``: there ``.`` consumes
+    every character (line terminators already fail the pattern), so the run's
+    length is the string's length and the bounds mean the same in either place.
+    One edge differs under Python's ``re``, whose ``$`` also matches before a
+    final newline: a string at the upper bound plus ``"\n"`` passes the folded
+    form only (README "Stock OpenAPI tools"). Anything else is returned unchanged.
+    """
+    found = _LOOKAHEADS_THEN_RUN.match(schema.get("pattern", ""))
+    if not found or ("minLength" not in schema and "maxLength" not in schema):
+        return schema
+    lookaheads, low, high = found.group(1), int(found.group(2)), found.group(3)
+    low = max(low, schema.get("minLength", 0))
+    bounds = [int(high)] if high else []
+    bounds += [schema["maxLength"]] if "maxLength" in schema else []
+    high_text = str(min(bounds)) if bounds else ""
+    out = {k: v for k, v in schema.items() if k not in ("minLength", "maxLength")}
+    out["pattern"] = f"^{lookaheads}.{{{low},{high_text}}}$"
+    return out
+
+
+def fold_all(node: Any) -> Any:
+    if isinstance(node, dict):
+        node = {key: fold_all(value) for key, value in node.items()}
+        return fold_lengths(node) if node.get("type") == "string" else node
+    if isinstance(node, list):
+        return [fold_all(item) for item in node]
+    return node
+
+
 def _json_parameter(param: dict[str, Any]) -> dict[str, Any]:
     """An object-valued query parameter, in the JSON-string form, with its exact schema."""
     dropped = ("style", "explode", "schema", "x-jsonschema")
@@ -72,7 +115,8 @@ def twin(spec30: dict[str, Any]) -> dict[str, Any]:
     components = spec["components"]
     exact = components.pop("x-jsonschema")
     components["schemas"] = {
-        name: sch.rewrite_refs(_repoint(schema), SCHEMAS) for name, schema in exact.items()
+        name: fold_all(sch.rewrite_refs(_repoint(schema), SCHEMAS))
+        for name, schema in exact.items()
     }
     for item in spec["paths"].values():
         for op in item.values():

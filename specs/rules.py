@@ -35,7 +35,9 @@ class Rule:
     status: int = 400
 
 
-QUERY_DATE_FIELDS = ("creationDate", "lastUpdated", "deletedAt", "connectedAt", "disconnectedAt")
+QUERY_DATE_FIELDS = (
+    "creationDate", "lastUpdated", "deletedAt", "connectedAt", "disconnectedAt", "lastLogin",
+)
 
 RULES: tuple[Rule, ...] = (
     Rule(
@@ -102,14 +104,18 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "time-is-a-date",
-        "A `time` given as a string (or as `{\"$date\": string}`) is an ISO-8601 date "
-        "(the schemas admit any string).",
-        schemas=("multiDeviceCommand", "deviceCommand", "deviceStateOrStates"),
+        "A `time` (or an event's `creationDate`) given as a string or as `{\"$date\": "
+        "string}` is an ISO-8601 date, and any date falls in the years 1 to 9999 (the schemas "
+        "admit any string or number).",
+        schemas=("multiDeviceCommand", "deviceCommand", "deviceStateOrStates", "eventPost"),
     ),
     Rule(
         "device-tags-select",
         "Each `deviceTags` entry that selects devices has a `key`, a `value` or both.",
-        schemas=("lastValueQuery", "timeSeriesQuery", "multiDeviceCommand"),
+        schemas=(
+            "lastValueQuery", "timeSeriesQuery", "multiDeviceCommand", "experienceGroupPost",
+            "experienceGroupPatch",
+        ),
     ),
     Rule(
         "publish-topic-name",
@@ -118,8 +124,79 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "referenced-devices-exist",
-        "A `deviceId`, `gatewayId` or `parentId` in the body names a device of the application.",
-        ("events.post", "events.patch", "devices.post"),
+        "A `deviceId`, `gatewayId` or `parentId` in the body names a device of the application "
+        "(a `gateway` or `edgeCompute` device for `gatewayId`, a `system` device for "
+        "`parentId`; never the device itself).",
+        ("events.post", "events.patch", "event.patch", "devices.post", "device.patch"),
+    ),
+    Rule(
+        "referenced-experience-resources-exist",
+        "The experience groups, users and endpoints a body names (`parentId`, "
+        "`experienceGroupIds`, `experienceUserIds`, `experienceEndpointIds`) are the "
+        "application's, and a group is never below itself.",
+        (
+            "experienceGroups.post", "experienceGroup.patch", "experienceUsers.post",
+            "experienceUser.patch", "experienceEndpoints.post", "experienceEndpoint.patch",
+        ),
+    ),
+    Rule(
+        "unique-names",
+        "Names the platform keeps unique are not taken: an experience slug or domain name "
+        "(by any application), an experience user's email, an experience endpoint's method "
+        "and route, a device attribute's name on its device, and attribute names or global "
+        "keys within one body.",
+        (
+            "applications.post", "application.patch",
+            "experienceSlugs.post", "experienceSlug.patch", "experienceDomains.post",
+            "experienceDomain.patch", "experienceUsers.post", "experienceUser.patch",
+            "experienceEndpoints.post", "experienceEndpoint.patch", "experience.bootstrap",
+            "deviceAttributes.post", "deviceAttribute.patch", "devices.post", "device.patch",
+        ),
+    ),
+    Rule(
+        "endpoint-route",
+        "An experience endpoint's `route` is a route: it starts with `/`, its segments are "
+        "text or one `{name}` parameter (`{name?}` and `{name*}` only as the last), no empty "
+        "segment but a trailing one, no parameter twice (the schema admits any string).",
+        ("experienceEndpoints.post", "experienceEndpoint.patch"),
+    ),
+    Rule(
+        "bootstrap-once",
+        "Bootstrapping an experience that already has the starter endpoints needs "
+        "`replaceExisting: true`.",
+        ("experience.bootstrap",),
+    ),
+    Rule(
+        "state-not-for-system-devices",
+        "State is reported for a device that is not a `system` device (a system device's "
+        "state derives from its children).",
+        ("device.sendState",),
+    ),
+    Rule(
+        "time-series-bounds",
+        "In a time-series query, `duration` is not negative, `resolution` is at least 1 ms "
+        "(unless the aggregation is `NONE`) and `limit` at least 1 (the schema admits any "
+        "number).",
+        schemas=("timeSeriesQuery",),
+    ),
+    Rule(
+        "token-cutoff-in-the-past",
+        "A `tokenCutoff` ends every token issued before it, the caller's own included, and a "
+        "cutoff in the future ends every token issued until then: later calls answer 401. A "
+        "run that must keep its token sets no cutoff after the token was issued.",
+        ("me.patch",),
+        status=401,
+    ),
+    Rule(
+        "usage-window",
+        "A usage answer holds at most 100,000 buckets: the `start`-`end` window's days (or "
+        "hours at `resolution` 3600000), times the summaries and the applications on the page "
+        "for `applications.periodSummaries`. The mock's bound; the platform states none.",
+        (
+            "application.deviceCounts", "application.notebookMinuteCounts",
+            "application.payloadCountsBreakdown", "device.payloadCountsBreakdown",
+            "applications.periodSummaries",
+        ),
     ),
     Rule(
         "query-dates",
@@ -127,7 +204,10 @@ RULES: tuple[Rule, ...] = (
         + ", ".join(f"`{f}`" for f in QUERY_DATE_FIELDS)
         + ") compare with dates: ISO-8601 strings, epoch milliseconds or `{\"$date\": ...}` "
         "(the schemas admit any scalar).",
-        schemas=("advancedDeviceQuery", "advancedEventQuery", "advancedApplicationKeyQuery"),
+        schemas=(
+            "advancedDeviceQuery", "advancedEventQuery", "advancedApplicationKeyQuery",
+            "advancedExperienceGroupQuery", "advancedExperienceUserQuery",
+        ),
     ),
     Rule(
         "query-known-fields",

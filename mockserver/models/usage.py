@@ -240,8 +240,18 @@ class Usage:
             apps = self.backend.store.children("applications", principal.user_id)
         if params.get("orgId"):
             apps = []  # the mock has no organizations
+        # MAX_BUCKETS bounds the whole answer, not each application's part: a
+        # century of days for each of a thousand applications is gigabytes.
+        days = max(end // DAY_MS - start // DAY_MS + 1, 0) * len(parts)
+        rendered = [0]
 
         def summarise(app: Record) -> Record:
+            rendered[0] += days
+            if rendered[0] > MAX_BUCKETS:
+                raise ValidationError(
+                    f"query parameters start/end: {days} daily buckets for each application "
+                    f"on the page; at most {MAX_BUCKETS} are allowed in all (narrow the window "
+                    "or perPage)")
             summary: dict[str, Any] = {}
             if "deviceCounts" in parts:
                 summary["deviceCounts"] = self._device_buckets(app["id"], start, end)
