@@ -39,6 +39,7 @@ import asyncio
 import json
 import multiprocessing
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -287,7 +288,9 @@ def main() -> int:
     try:
         result = asyncio.run(bench(args, server.pid))
     finally:
-        server.terminate()
+        # SIGINT: uvicorn shuts down, then raises it again as KeyboardInterrupt,
+        # so cProfile and the probe still write their files (SIGTERM would kill).
+        server.send_signal(signal.SIGINT)
         server.wait(30)
     result = {"loadAverageBefore": load_before, **result}
     if args.probe and os.path.exists(args.probe):

@@ -11,9 +11,8 @@ stops:
   code, GC included) or waiting in the kernel's run queue for a core
   (``/proc/thread-self/schedstat``: the machine's other load, not the server);
 * garbage collection: every collection's pause, per generation (``gc.callbacks``);
-* slow callbacks: every event-loop callback that ran longer than
-  ``SLOW_CALLBACK_S``, grouped by what it was (a task's coroutine, a
-  protocol's method), with count, total and worst time.
+* stall samples: while the loop is late, a thread samples where the loop
+  thread is every ``SAMPLE_S`` (the innermost frame of the kit), counted.
 """
 
 from __future__ import annotations
@@ -24,13 +23,14 @@ import gc
 import json
 import signal
 import sys
+import threading
 import time
 from collections import defaultdict
 from typing import Any
 
 TICK_S = 0.01
 LATE_S = 0.02  # a tick this late counts as a stall
-SLOW_CALLBACK_S = 0.005
+SAMPLE_S = 0.005
 
 
 def _schedstat() -> tuple[int, int]:
@@ -46,8 +46,10 @@ class Probe:
         self.stalls: list[dict[str, float]] = []
         self.gc_pauses: dict[int, list[float]] = defaultdict(list)
         self.gc_during_tick = 0.0
+        self.gc_events: list[dict[str, Any]] = []  # full collections and long pauses
         self._gc_started = 0.0
-        self.slow: dict[str, list[float]] = defaultdict(list)
+        self.slow: dict[str, int] = defaultdict(int)  # where the loop was, sampled in stalls
+        self.beat = time.perf_counter()
         self.started = time.perf_counter()
         self._task: asyncio.Task[None] | None = None
 
@@ -59,6 +61,11 @@ class Probe:
             pause = time.perf_counter() - self._gc_started
             self.gc_pauses[info["generation"]].append(pause)
             self.gc_during_tick += pause
+            if info["generation"] == 2 or pause > LATE_S:
+                self.gc_events.append({"at": round(time.perf_counter() - self.started, 3),
+                                       "generation": info["generation"],
+                                       "pauseMs": round(pause * 1000, 1),
+                                       "collected": info["collected"]})
 
     # -- event loop
     def start(self) -> None:
@@ -72,6 +79,7 @@ class Probe:
             due = loop.time() + TICK_S
             self.gc_during_tick = 0.0
             await asyncio.sleep(TICK_S)
+            self.beat = time.perf_counter()
             lag = loop.time() - due
             run1, wait1 = _schedstat()
             self.lags.append(lag)
@@ -85,17 +93,20 @@ class Probe:
                 })
             run0, wait0 = run1, wait1
 
-    def timed_run(self, original: Any) -> Any:
-        probe = self
+    def sample_stalls(self) -> None:
+        """A thread: while the loop is late, note where its thread is (every SAMPLE_S).
 
-        def _run(handle: asyncio.Handle) -> None:
-            started = time.perf_counter()
-            original(handle)
-            spent = time.perf_counter() - started
-            if spent > SLOW_CALLBACK_S:
-                probe.slow[_name(handle)].append(spent)
-
-        return _run
+        uvloop runs callbacks in C, so they cannot be timed one by one; a
+        sample of the loop thread's Python stack during a stall shows what it
+        was doing (nothing in Python = waiting for a core, or in uvloop's C).
+        """
+        main = threading.main_thread().ident
+        while True:
+            time.sleep(SAMPLE_S)
+            if self._task is None or time.perf_counter() - self.beat < LATE_S:
+                continue  # not watching yet (start-up), or the loop is on time
+            frame = sys._current_frames().get(main)
+            self.slow[_where(frame)] += 1
 
     # -- report
     def report(self) -> dict[str, Any]:
@@ -122,28 +133,30 @@ class Probe:
                            "maxMs": round(max(p) * 1000, 1) if p else 0.0}
                 for gen, p in sorted(self.gc_pauses.items())
             },
-            "slowCallbacks": sorted(
-                ({"callback": name, "count": len(t), "totalMs": round(sum(t) * 1000, 1),
-                  "maxMs": round(max(t) * 1000, 1)} for name, t in self.slow.items()),
-                key=lambda row: -row["totalMs"],
-            )[:20],
+            "gcEvents": self.gc_events,
+            "stallSamples": dict(sorted(self.slow.items(), key=lambda kv: -kv[1])[:25]),
         }
 
 
-def _name(handle: asyncio.Handle) -> str:
-    callback = getattr(handle, "_callback", None)
-    owner = getattr(callback, "__self__", None)
-    if isinstance(owner, asyncio.Task):
-        coro = owner.get_coro()
-        return f"task {getattr(coro, '__qualname__', coro)}"
-    return getattr(callback, "__qualname__", repr(callback))
+def _where(frame: Any) -> str:
+    """The innermost frame of the kit (or, without one, the innermost) of a stack."""
+    innermost = frame
+    while frame is not None:
+        code = frame.f_code
+        if "/mockserver/" in code.co_filename:
+            return f"{'/'.join(code.co_filename.rsplit('/', 2)[-2:])}:{code.co_name}"
+        frame = frame.f_back
+    if innermost is None:
+        return "(no frame)"
+    code = innermost.f_code
+    return f"{code.co_filename.rsplit('/', 1)[-1]}:{code.co_name}"
 
 
 def main() -> int:
     out, argv = sys.argv[1], sys.argv[2:]
     probe = Probe()
     gc.callbacks.append(probe.on_gc)
-    asyncio.events.Handle._run = probe.timed_run(asyncio.events.Handle._run)  # type: ignore[method-assign]
+    threading.Thread(target=probe.sample_stalls, daemon=True).start()
 
     from losant_kit.mockserver.cli import main as cli_main
     from losant_kit.mockserver.mqtt.broker import MqttBroker
