@@ -11,8 +11,8 @@ stops:
   code, GC included) or waiting in the kernel's run queue for a core
   (``/proc/thread-self/schedstat``: the machine's other load, not the server);
 * garbage collection: every collection's pause, per generation (``gc.callbacks``);
-* stall samples: while the loop is late, a thread samples where the loop
-  thread is every ``SAMPLE_S`` (the innermost frame of the kit), counted.
+* where the CPU goes is py-spy's job (``py-spy record --native -p PID``):
+  uvloop runs callbacks in C, so they cannot be timed one by one from here.
 """
 
 from __future__ import annotations
@@ -23,14 +23,12 @@ import gc
 import json
 import signal
 import sys
-import threading
 import time
 from collections import defaultdict
 from typing import Any
 
 TICK_S = 0.01
 LATE_S = 0.02  # a tick this late counts as a stall
-SAMPLE_S = 0.005
 
 
 def _schedstat() -> tuple[int, int]:
@@ -48,8 +46,6 @@ class Probe:
         self.gc_during_tick = 0.0
         self.gc_events: list[dict[str, Any]] = []  # full collections and long pauses
         self._gc_started = 0.0
-        self.slow: dict[str, int] = defaultdict(int)  # where the loop was, sampled in stalls
-        self.beat = time.perf_counter()
         self.started = time.perf_counter()
         self._task: asyncio.Task[None] | None = None
 
@@ -79,7 +75,6 @@ class Probe:
             due = loop.time() + TICK_S
             self.gc_during_tick = 0.0
             await asyncio.sleep(TICK_S)
-            self.beat = time.perf_counter()
             lag = loop.time() - due
             run1, wait1 = _schedstat()
             self.lags.append(lag)
@@ -92,21 +87,6 @@ class Probe:
                     "gcMs": round(self.gc_during_tick * 1000, 1),
                 })
             run0, wait0 = run1, wait1
-
-    def sample_stalls(self) -> None:
-        """A thread: while the loop is late, note where its thread is (every SAMPLE_S).
-
-        uvloop runs callbacks in C, so they cannot be timed one by one; a
-        sample of the loop thread's Python stack during a stall shows what it
-        was doing (nothing in Python = waiting for a core, or in uvloop's C).
-        """
-        main = threading.main_thread().ident
-        while True:
-            time.sleep(SAMPLE_S)
-            if self._task is None or time.perf_counter() - self.beat < LATE_S:
-                continue  # not watching yet (start-up), or the loop is on time
-            frame = sys._current_frames().get(main)
-            self.slow[_where(frame)] += 1
 
     # -- report
     def report(self) -> dict[str, Any]:
@@ -134,29 +114,13 @@ class Probe:
                 for gen, p in sorted(self.gc_pauses.items())
             },
             "gcEvents": self.gc_events,
-            "stallSamples": dict(sorted(self.slow.items(), key=lambda kv: -kv[1])[:25]),
         }
-
-
-def _where(frame: Any) -> str:
-    """The innermost frame of the kit (or, without one, the innermost) of a stack."""
-    innermost = frame
-    while frame is not None:
-        code = frame.f_code
-        if "/mockserver/" in code.co_filename:
-            return f"{'/'.join(code.co_filename.rsplit('/', 2)[-2:])}:{code.co_name}"
-        frame = frame.f_back
-    if innermost is None:
-        return "(no frame)"
-    code = innermost.f_code
-    return f"{code.co_filename.rsplit('/', 1)[-1]}:{code.co_name}"
 
 
 def main() -> int:
     out, argv = sys.argv[1], sys.argv[2:]
     probe = Probe()
     gc.callbacks.append(probe.on_gc)
-    threading.Thread(target=probe.sample_stalls, daemon=True).start()
 
     from losant_kit.mockserver.cli import main as cli_main
     from losant_kit.mockserver.mqtt.broker import MqttBroker
