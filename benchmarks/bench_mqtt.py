@@ -250,6 +250,9 @@ async def bench(args: argparse.Namespace, server_pid: int) -> dict:
         "server": {
             "cpuSeconds": round(server_cpu, 1),
             "cpuUsPerMsg": round(server_cpu / max(1, stored) * 1e6),
+            # The event loop's thread alone (the broker, the HTTP handlers, GC):
+            "mainThreadCpuUsPerMsg": round((server_sched[0] - server_sched0[0])
+                                           / max(1, stored) * 1e6),
             "mainThreadRunQueueWaitSeconds": round(server_sched[1] - server_sched0[1], 2),
         },
         "publisherProcesses": [{k: v for k, v in p.items() if k != "lastSeq"}
