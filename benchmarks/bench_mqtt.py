@@ -14,19 +14,23 @@ kinds of process that share nothing but the server:
   0 as the official clients do, or ``--qos 1``) at ``--rate`` messages per
   second, phases spread evenly, for ``--seconds``. Each payload carries the
   monotonic time its bytes were written (``sentAt``);
-* this process, the observers: ``stateStream`` SSE connections to
-  ``--streams`` devices, and a REST prober that, ``--probes`` times a second,
-  takes the device due to publish next and polls ``GET .../state`` from that
-  moment until the state holds a message sent at or after it.
+* this process, the observers (threads on raw sockets, ``stamped_http.py``):
+  ``stateStream`` SSE connections to ``--streams`` devices, and a REST prober
+  that, ``--probes`` times a second, takes the device due to publish next and
+  polls ``GET .../state`` from that moment until the state holds a message
+  sent at or after it.
 
 Figures: sustained messages/s (the mock's own count of ``deviceState``
 payloads over MQTT, ``payloadCounts``, over the time from the first send until
 that count reached its final value); stored count; p50/p99/max latency from
-``sentAt`` to visible over REST and on SSE; server CPU per message; for each
-process its CPU and the time it waited in the kernel's run queue for a core
-(``/proc/<pid>/schedstat``: how much the machine's other load delayed it);
-the publishers' lateness against their schedule; the observers' own
-event-loop lag (what their timestamps may add); load averages.
+``sentAt`` to visible over REST and on SSE, timed by the kernel's receive
+stamp of the server's bytes (``rest``, ``sse``: the server's latency) and by
+when this process read them (``restRead``, ``sseRead``: plus this process's
+own delays); server CPU per message; for each process its CPU and the time
+it waited in the kernel's run queue for a core (``/proc/<pid>/schedstat``:
+how much the machine's other load delayed it); the publishers' lateness
+against their schedule; load averages. With ``--probe`` also the server's
+event-loop stalls and GC pauses (``mqtt_probe.py``).
 
 The throttle is scaled by 2 (60 per 15 s): 2 msg/s is exactly the platform's
 30 per 15 s, and any jitter in the generator would trip it.
@@ -39,19 +43,21 @@ import asyncio
 import json
 import multiprocessing
 import os
+import selectors
 import signal
 import subprocess
 import sys
+import threading
 import time
 import warnings
 
 import httpx
 import mqtt_load
 import psutil
+from stamped_http import StampedConnection
 
 warnings.filterwarnings("ignore")
 LOGIN = {"email": "dev@example.com", "password": "losant-mock"}
-LAG_TICK_S = 0.01
 
 
 def start_server(args: argparse.Namespace) -> subprocess.Popen:
@@ -75,11 +81,16 @@ def start_server(args: argparse.Namespace) -> subprocess.Popen:
     raise SystemExit("the mock did not start")
 
 
-def schedstat(pid: int) -> tuple[float, float]:
-    """(s on a CPU, s waiting in the run queue) of a process's main thread."""
-    with open(f"/proc/{pid}/schedstat") as handle:
-        run_ns, wait_ns, _slices = handle.read().split()
-    return int(run_ns) / 1e9, int(wait_ns) / 1e9
+def schedstat(pid: int, *, threads: bool = False) -> tuple[float, float]:
+    """(s on a CPU, s waiting in the run queue) of a process's main thread, or all threads."""
+    paths = ([f"/proc/{pid}/task/{t}/schedstat" for t in os.listdir(f"/proc/{pid}/task")]
+             if threads else [f"/proc/{pid}/schedstat"])
+    run = wait = 0
+    for path in paths:
+        with open(path) as handle:
+            run_ns, wait_ns, _slices = handle.read().split()
+        run, wait = run + int(run_ns), wait + int(wait_ns)
+    return run / 1e9, wait / 1e9
 
 
 def cpu_seconds(pid: int) -> float:
@@ -117,56 +128,80 @@ async def create_devices(client: httpx.AsyncClient, app_id: str, n: int) -> list
 
 
 class Observers:
-    """SSE streams and the REST prober, timing against the payloads' ``sentAt``."""
+    """SSE streams and the REST prober, in threads, timing against the payloads' ``sentAt``.
 
-    def __init__(self, client: httpx.AsyncClient, app_id: str) -> None:
-        self.client = client
+    Each figure twice: ``stamped`` from the kernel's receive time of the
+    server's bytes (``stamped_http.py``: the server's latency, whatever this
+    process's own scheduling), and ``read`` from when this process got to
+    read them (what an application on this machine would see).
+    """
+
+    def __init__(self, port: int, token: str, app_id: str) -> None:
+        self.port = port
+        self.headers = {"Authorization": f"Bearer {token}"}
         self.app_id = app_id
         self.sse: list[float] = []
+        self.sse_read: list[float] = []
         self.rest: list[float] = []
+        self.rest_read: list[float] = []
         self.rest_polls = 0
-        self.lags: list[float] = []
-        self.done = False
+        self.done = threading.Event()
 
-    async def stream(self, device_id: str, ready: asyncio.Event) -> None:
-        url = f"/applications/{self.app_id}/devices/{device_id}/stateStream"
-        async with self.client.stream("GET", url, timeout=None) as response:
-            ready.set()
-            async for line in response.aiter_lines():
-                if line.startswith("data:"):
-                    sent_at = json.loads(line[5:])["data"].get("sentAt")
+    def open_streams(self, device_ids: list[str]) -> list[StampedConnection]:
+        streams = []
+        for device_id in device_ids:
+            conn = StampedConnection(self.port, {**self.headers, "Accept": "text/event-stream"})
+            conn.get(f"/applications/{self.app_id}/devices/{device_id}/stateStream")
+            conn.start_stream()  # headers sent: the subscription is taken
+            streams.append(conn)
+        return streams
+
+    def read_streams(self, streams: list[StampedConnection]) -> None:
+        selector = selectors.DefaultSelector()
+        for conn in streams:
+            selector.register(conn, selectors.EVENT_READ)
+        while not self.done.is_set():
+            for key, _mask in selector.select(0.1):
+                conn = key.fileobj
+                assert isinstance(conn, StampedConnection)
+                if not conn.receive():
+                    selector.unregister(conn)
+                    continue
+                read_at = time.time()
+                for event, stamp in conn.events():
+                    sent_at = event["data"].get("sentAt")
                     if sent_at is not None:
-                        self.sse.append(time.perf_counter() - sent_at)
+                        self.sse.append(stamp - sent_at)
+                        self.sse_read.append(read_at - sent_at)
+        for conn in streams:
+            conn.sock.close()
 
-    async def probe_rest(self, schedule: list[tuple[float, str]], t0: float, interval: float,
-                         end: float, per_second: float) -> None:
+    def probe_rest(self, schedule: list[tuple[float, str]], t0: float, interval: float,
+                   end: float, per_second: float) -> None:
         """From the moment a device is due to publish, poll its state until that message shows."""
+        conn = StampedConnection(self.port, self.headers)
+        wall = time.time() - time.perf_counter()  # sentAt is time.time(); the schedule perf_counter
         step = 1.0 / per_second
         at = t0 + step / 2
-        while at < end - interval and not self.done:
+        while at < end - interval and not self.done.is_set():
             # The device due next after ``at`` (the schedule repeats every interval).
             phase = (at - t0) % interval
             offset, device_id = next(((o, d) for o, d in schedule if o >= phase), schedule[0])
             due = at - phase + offset + (interval if offset < phase else 0.0)
-            await asyncio.sleep(max(0.0, due - time.perf_counter()))
-            url = f"/applications/{self.app_id}/devices/{device_id}/state"
-            while not self.done:
-                states = (await self.client.get(url)).json()
+            time.sleep(max(0.0, due - time.perf_counter()))
+            path = f"/applications/{self.app_id}/devices/{device_id}/state"
+            while not self.done.is_set():
+                conn.get(path)
+                _status, states, stamp = conn.response()
                 self.rest_polls += 1
                 sent_at = states[0]["data"].get("sentAt", 0) if states else 0
-                if sent_at >= due - interval / 2:  # this period's message, not the last one
-                    self.rest.append(time.perf_counter() - sent_at)
+                if sent_at >= due + wall - interval / 2:  # this period's message, not the last
+                    self.rest.append(stamp - sent_at)
+                    self.rest_read.append(time.time() - sent_at)
                     break
-                await asyncio.sleep(0.002)  # poll without taking the server's whole CPU
+                time.sleep(0.002)  # poll without taking the server's whole CPU
             at += step
-
-    async def watch_loop(self) -> None:
-        """This process's own event-loop lag: what it may add to the timestamps above."""
-        loop = asyncio.get_running_loop()
-        while not self.done:
-            due = loop.time() + LAG_TICK_S
-            await asyncio.sleep(LAG_TICK_S)
-            self.lags.append(loop.time() - due)
+        conn.sock.close()
 
 
 async def bench(args: argparse.Namespace, server_pid: int) -> dict:
@@ -193,22 +228,20 @@ async def bench(args: argparse.Namespace, server_pid: int) -> dict:
             process.start()
             publishers.append((process, ours))
         connect_s = max([(await asyncio.to_thread(p.recv))[1] for _proc, p in publishers])
-        observers = Observers(client, app["id"])
+        observers = Observers(args.http_port, token, app["id"])
         streamed = ids[:: max(1, len(ids) // args.streams)][: args.streams]
-        ready = [asyncio.Event() for _ in streamed]
-        streams = [asyncio.create_task(observers.stream(d, r))
-                   for d, r in zip(streamed, ready, strict=True)]
-        for event in ready:
-            await event.wait()
-        lag_task = asyncio.create_task(observers.watch_loop())
+        streams = await asyncio.to_thread(observers.open_streams, streamed)
+        reader = threading.Thread(target=observers.read_streams, args=(streams,))
+        reader.start()
         t0 = time.perf_counter() + 1.0
         end = t0 + args.seconds
         server_cpu0, server_sched0 = cpu_seconds(server_pid), schedstat(server_pid)
-        me0 = schedstat(os.getpid())
+        me0 = schedstat(os.getpid(), threads=True)
         for n, (_proc, pipe) in enumerate(publishers):
             pipe.send(("start", t0, interval, args.seconds, n * 10**9))
-        prober = asyncio.create_task(
-            observers.probe_rest(schedule, t0, interval, end, args.probes))
+        prober = threading.Thread(target=observers.probe_rest,
+                                  args=(schedule, t0, interval, end, args.probes))
+        prober.start()
         published = [(await asyncio.to_thread(p.recv))[1] for _proc, p in publishers]
         sent = sum(p["sent"] for p in published)
         # Done when every message is stored (the mock's own count), or it stops growing.
@@ -223,18 +256,16 @@ async def bench(args: argparse.Namespace, server_pid: int) -> dict:
                 break
             await asyncio.sleep(0.05)
         server_cpu = cpu_seconds(server_pid) - server_cpu0
-        server_sched, me = schedstat(server_pid), schedstat(os.getpid())
-        observers.done = True
-        await prober
-        await lag_task
-        for task in streams:
-            task.cancel()
+        server_sched, me = schedstat(server_pid), schedstat(os.getpid(), threads=True)
+        observers.done.set()
+        await asyncio.to_thread(prober.join)
+        await asyncio.to_thread(reader.join)
         for process, pipe in publishers:
             pipe.send(("close",))
             process.join(30)
     elapsed = changed_at - t0
-    lag = summary(observers.lags)
     return {
+        "publishWindow": [t0, end],
         "devices": args.devices,
         "ratePerDevice": args.rate,
         "seconds": args.seconds,
@@ -247,6 +278,9 @@ async def bench(args: argparse.Namespace, server_pid: int) -> dict:
         "targetMsgPerS": args.devices * args.rate,
         "rest": {**summary(observers.rest), "polls": observers.rest_polls},
         "sse": summary(observers.sse),
+        # The same samples timed when this process read them (its own delays added):
+        "restRead": summary(observers.rest_read),
+        "sseRead": summary(observers.sse_read),
         "server": {
             "cpuSeconds": round(server_cpu, 1),
             "cpuUsPerMsg": round(server_cpu / max(1, stored) * 1e6),
@@ -260,8 +294,6 @@ async def bench(args: argparse.Namespace, server_pid: int) -> dict:
         "observerProcess": {
             "cpuSeconds": round(me[0] - me0[0], 2),
             "runQueueWaitSeconds": round(me[1] - me0[1], 2),
-            "loopLagP99Ms": lag.get("p99Ms"),
-            "loopLagMaxMs": lag.get("maxMs"),
         },
         "loadAverageAfter": [round(x, 2) for x in os.getloadavg()],
     }
@@ -298,7 +330,17 @@ def main() -> int:
     result = {"loadAverageBefore": load_before, **result}
     if args.probe and os.path.exists(args.probe):
         with open(args.probe) as handle:
-            result["serverProbe"] = json.load(handle)
+            probe = json.load(handle)
+        start, end = (t - probe["monotonicStart"] for t in result.pop("publishWindow"))
+        within = [s for s in probe["worstStalls"] if start <= s["at"] <= end]
+        result["serverProbe"] = {
+            "publishingFromS": round(start, 2),
+            "gcDuringPublishing": [e for e in probe["gcEvents"] if start <= e["at"] <= end],
+            "worstStallsDuringPublishing": within[:5],
+            **probe,
+        }
+    else:
+        result.pop("publishWindow")
     print(json.dumps(result, indent=2))
     if args.json:
         with open(args.json, "w") as handle:

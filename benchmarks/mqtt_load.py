@@ -6,9 +6,10 @@ behind it and it never waits behind them. Every PUBLISH is pre-encoded: the
 fixed header, topic and payload length never change, and only the payload's
 two numbers are formatted into a fixed-width template, so a send is one
 ``%`` format and one ``send`` call. The payload carries the moment it is
-written to the socket (``sentAt``, ``time.perf_counter()``: CLOCK_MONOTONIC,
-the same clock in every process of the machine), so latency is measured from
-when the bytes left, not from when the schedule wanted them to.
+written to the socket (``sentAt``, ``time.time()``: the clock the kernel
+stamps received bytes with, ``stamped_http.py``), so latency is measured from
+when the bytes left, not from when the schedule wanted them to. The schedule
+itself runs on ``time.perf_counter()``.
 
 A minimal MQTT 3.1.1 encoder (not the broker's code): CONNECT, PUBLISH.
 """
@@ -104,9 +105,9 @@ def run(conn: Connection, port: int, devices: list[tuple[str, float]], key: str,
                 delay = due - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
-            sent_at = time.perf_counter()
-            sock.send(publisher.packet(seq, sent_at))
-            late.append(sent_at - due)
+            started = time.perf_counter()
+            sock.send(publisher.packet(seq, time.time()))
+            late.append(started - due)
             seq += 1
             sent += 1
         period += 1

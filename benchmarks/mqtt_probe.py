@@ -43,6 +43,8 @@ class Probe:
         self.lags: list[float] = []
         self.stalls: list[dict[str, float]] = []
         self.gc_pauses: dict[int, list[float]] = defaultdict(list)
+        self.gc_cpu: dict[int, list[float]] = defaultdict(list)
+        self._gc_cpu_started = 0.0
         self.gc_during_tick = 0.0
         self.gc_events: list[dict[str, Any]] = []  # full collections and long pauses
         self._gc_started = 0.0
@@ -53,14 +55,19 @@ class Probe:
     def on_gc(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
             self._gc_started = time.perf_counter()
+            self._gc_cpu_started = time.thread_time()
         else:
             pause = time.perf_counter() - self._gc_started
             self.gc_pauses[info["generation"]].append(pause)
+            # The pause's own CPU: its wall time also holds any wait for a core.
+            self.gc_cpu[info["generation"]].append(time.thread_time() - self._gc_cpu_started)
             self.gc_during_tick += pause
             if info["generation"] == 2 or pause > LATE_S:
                 self.gc_events.append({"at": round(time.perf_counter() - self.started, 3),
                                        "generation": info["generation"],
                                        "pauseMs": round(pause * 1000, 1),
+                                       "cpuMs": round(self.gc_cpu[info["generation"]][-1]
+                                                      * 1000, 1),
                                        "collected": info["collected"]})
 
     # -- event loop
@@ -97,6 +104,7 @@ class Probe:
 
         stall_ms = sum(s["lagMs"] for s in self.stalls)
         return {
+            "monotonicStart": self.started,  # "at" figures are seconds after this
             "ticks": len(lags),
             "loopLagMs": {"p50": q(0.5), "p99": q(0.99), "p999": q(0.999),
                           "max": round(lags[-1] * 1000, 1) if lags else 0.0},
@@ -110,7 +118,8 @@ class Probe:
             "worstStalls": sorted(self.stalls, key=lambda s: -s["lagMs"])[:15],
             "gc": {
                 str(gen): {"count": len(p), "totalMs": round(sum(p) * 1000, 1),
-                           "maxMs": round(max(p) * 1000, 1) if p else 0.0}
+                           "maxMs": round(max(p) * 1000, 1) if p else 0.0,
+                           "maxCpuMs": round(max(self.gc_cpu[gen]) * 1000, 1)}
                 for gen, p in sorted(self.gc_pauses.items())
             },
             "gcEvents": self.gc_events,
