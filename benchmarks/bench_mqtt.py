@@ -13,7 +13,7 @@ kinds of process that share nothing but the server:
   connections on raw sockets; each device publishes ``losant/<id>/state`` (QoS
   0 as the official clients do, or ``--qos 1``) at ``--rate`` messages per
   second, phases spread evenly, for ``--seconds``. Each payload carries the
-  monotonic time its bytes were written (``sentAt``);
+  time its bytes were written (``sentAt``, ``time.time()``);
 * this process, the observers (threads on raw sockets, ``stamped_http.py``):
   ``stateStream`` SSE connections to ``--streams`` devices, and a REST prober
   that, ``--probes`` times a second, takes the device due to publish next and

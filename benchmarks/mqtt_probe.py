@@ -10,7 +10,7 @@ stops:
   is. For each late tick, where the time went: the loop thread's own CPU (our
   code, GC included) or waiting in the kernel's run queue for a core
   (``/proc/thread-self/schedstat``: the machine's other load, not the server);
-* garbage collection: every collection's pause, per generation (``gc.callbacks``);
+* garbage collection: every collection's pause, wall and CPU, per generation (``gc.callbacks``);
 * where the CPU goes is py-spy's job (``py-spy record --native -p PID``):
   uvloop runs callbacks in C, so they cannot be timed one by one from here.
 """
