@@ -2,26 +2,38 @@
 
     python benchmarks/bench_mqtt.py                          # 1,000 devices x 2 msg/s x 60 s
     python benchmarks/bench_mqtt.py --devices 200 --seconds 10
+    python benchmarks/bench_mqtt.py --probe probe.json       # + where the server's time went
+    python benchmarks/bench_mqtt.py --server-python OTHER/.venv/bin/python   # another checkout
 
 Starts ``losant-mock serve`` in a subprocess (HTTP and MQTT on ports of the
-48000 block unless given), creates the devices over REST, connects them all to
-the broker, and has each publish ``losant/<id>/state`` (QoS 0 as the official
-clients do, or ``--qos 1``) at ``--rate`` messages per second, spread evenly, for
-``--seconds``. Figures:
+18200 block unless given), creates the devices over REST, and runs three
+kinds of process that share nothing but the server:
 
-* sustained messages/s: the mock's own count of ``deviceState`` payloads over
-  MQTT (``payloadCounts``), over the time from the first send until that count
-  reached its final value; the server's CPU seconds per message (a figure the
-  machine's other load disturbs less than rates do);
-* publish -> visible over REST: a prober repeatedly takes the latest sent
-  message and polls ``GET .../state`` until the device's newest state holds it;
-* publish -> visible on SSE: ``stateStream`` connections to ``--streams`` devices
-  record when each message arrives.
+* publishers (``mqtt_load.py``, ``--publishers`` processes): the devices'
+  connections on raw sockets; each device publishes ``losant/<id>/state`` (QoS
+  0 as the official clients do, or ``--qos 1``) at ``--rate`` messages per
+  second, phases spread evenly, for ``--seconds``. Each payload carries the
+  time its bytes were written (``sentAt``, ``time.time()``);
+* this process, the observers (threads on raw sockets, ``stamped_http.py``):
+  ``stateStream`` SSE connections to ``--streams`` devices, and a REST prober
+  that, ``--probes`` times a second, takes the device due to publish next and
+  polls ``GET .../state`` from that moment until the state holds a message
+  sent at or after it.
+
+Figures: sustained messages/s (the mock's own count of ``deviceState``
+payloads over MQTT, ``payloadCounts``, over the time from the first send until
+that count reached its final value); stored count; p50/p99/max latency from
+``sentAt`` to visible over REST and on SSE, timed by the kernel's receive
+stamp of the server's bytes (``rest``, ``sse``: the server's latency) and by
+when this process read them (``restRead``, ``sseRead``: plus this process's
+own delays); server CPU per message; for each process its CPU and the time
+it waited in the kernel's run queue for a core (``/proc/<pid>/schedstat``:
+how much the machine's other load delayed it); the publishers' lateness
+against their schedule; load averages. With ``--probe`` also the server's
+event-loop stalls and GC pauses (``mqtt_probe.py``).
 
 The throttle is scaled by 2 (60 per 15 s): 2 msg/s is exactly the platform's
-30 per 15 s, and any jitter in this process would trip it. The load generator
-runs in this one process (asyncio), sharing the machine's cores with the server,
-so latency figures include its own scheduling delays.
+30 per 15 s, and any jitter in the generator would trip it.
 """
 
 from __future__ import annotations
@@ -29,68 +41,74 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
-import statistics
-import struct
+import selectors
+import signal
 import subprocess
 import sys
+import threading
 import time
 import warnings
 
 import httpx
+import mqtt_load
 import psutil
+from stamped_http import StampedConnection
 
 warnings.filterwarnings("ignore")
 LOGIN = {"email": "dev@example.com", "password": "losant-mock"}
 
 
-# -- a minimal MQTT 3.1.1 encoder for the load generator (not the broker's code) -----------
-
-
-def _string(value: str) -> bytes:
-    data = value.encode()
-    return struct.pack("!H", len(data)) + data
-
-
-def _packet(first_byte: int, body: bytes) -> bytes:
-    length, encoded = len(body), bytearray()
-    while True:
-        byte, length = length % 128, length // 128
-        encoded.append(byte | (0x80 if length else 0))
-        if not length:
-            return bytes([first_byte]) + bytes(encoded) + body
-
-
-def connect_packet(client_id: str, username: str, password: str) -> bytes:
-    variable = _string("MQTT") + bytes([4, 0xC2]) + struct.pack("!H", 60)
-    return _packet(0x10, variable + _string(client_id) + _string(username) + _string(password))
-
-
-def publish_packet(topic: str, payload: bytes, packet_id: int, qos: int) -> bytes:
-    if not qos:
-        return _packet(0x30, _string(topic) + payload)
-    return _packet(0x32, _string(topic) + struct.pack("!H", packet_id) + payload)
-
-
-# -- the run --------------------------------------------------------------------------------
-
-
-def start_server(http_port: int, mqtt_port: int, profile: str | None) -> subprocess.Popen:
-    python = [sys.executable, *(["-m", "cProfile", "-o", profile] if profile else [])]
+def start_server(args: argparse.Namespace) -> subprocess.Popen:
+    python = [args.server_python,
+              *(["-m", "cProfile", "-o", args.profile] if args.profile else [])]
+    entry = ([os.path.join(os.path.dirname(os.path.abspath(__file__)), "mqtt_probe.py"),
+              args.probe] if args.probe else ["-m", "losant_kit.mockserver"])
     process = subprocess.Popen(
-        [*python, "-m", "losant_kit.mockserver", "serve", "--port", str(http_port),
-         "--mqtt-port", str(mqtt_port), "--throttle-scale", "2"],
+        [*python, *entry, "serve", "--port", str(args.http_port),
+         "--mqtt-port", str(args.mqtt_port), "--throttle-scale", "2"],
         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            httpx.get(f"http://127.0.0.1:{http_port}/_mock/clock", timeout=1)
+            httpx.get(f"http://127.0.0.1:{args.http_port}/_mock/clock", timeout=1)
             return process
         except httpx.HTTPError:
             time.sleep(0.1)
     process.kill()
     raise SystemExit("the mock did not start")
+
+
+def schedstat(pid: int, *, threads: bool = False) -> tuple[float, float]:
+    """(s on a CPU, s waiting in the run queue) of a process's main thread, or all threads."""
+    paths = ([f"/proc/{pid}/task/{t}/schedstat" for t in os.listdir(f"/proc/{pid}/task")]
+             if threads else [f"/proc/{pid}/schedstat"])
+    run = wait = 0
+    for path in paths:
+        with open(path) as handle:
+            run_ns, wait_ns, _slices = handle.read().split()
+        run, wait = run + int(run_ns), wait + int(wait_ns)
+    return run / 1e9, wait / 1e9
+
+
+def cpu_seconds(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    """p50/p99/max in ms."""
+    if not values:
+        return {"samples": 0}
+    ordered = sorted(values)
+
+    def q(p: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000, 1)
+
+    return {"samples": len(ordered), "p50Ms": q(0.5), "p99Ms": q(0.99),
+            "maxMs": round(ordered[-1] * 1000, 1)}
 
 
 async def create_devices(client: httpx.AsyncClient, app_id: str, n: int) -> list[str]:
@@ -100,7 +118,8 @@ async def create_devices(client: httpx.AsyncClient, app_id: str, n: int) -> list
         async with semaphore:
             response = await client.post(f"/applications/{app_id}/devices", json={
                 "name": f"bench-{i}", "deviceClass": "standalone",
-                "attributes": [{"name": "seq", "dataType": "number"}],
+                "attributes": [{"name": "seq", "dataType": "number"},
+                               {"name": "sentAt", "dataType": "number"}],
             })
             response.raise_for_status()
             return response.json()["id"]
@@ -108,114 +127,84 @@ async def create_devices(client: httpx.AsyncClient, app_id: str, n: int) -> list
     return list(await asyncio.gather(*(one(i) for i in range(n))))
 
 
-class Device:
-    def __init__(self, device_id: str) -> None:
-        self.id = device_id
-        self.topic = f"losant/{device_id}/state"
-        self.packet_id = 0
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
+class Observers:
+    """SSE streams and the REST prober, in threads, timing against the payloads' ``sentAt``.
 
+    Each figure twice: ``stamped`` from the kernel's receive time of the
+    server's bytes (``stamped_http.py``: the server's latency, whatever this
+    process's own scheduling), and ``read`` from when this process got to
+    read them (what an application on this machine would see).
+    """
 
-class Run:
-    def __init__(self, args: argparse.Namespace) -> None:
-        self.args = args
-        self.sent_at: dict[int, float] = {}
-        self.acks = 0
-        self.last_ack = 0.0
-        self.sse_latencies: list[float] = []
-        self.rest_latencies: list[float] = []
-        self.latest: tuple[int, str] | None = None
-        self.done = False
+    def __init__(self, port: int, token: str, app_id: str) -> None:
+        self.port = port
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.app_id = app_id
+        self.sse: list[float] = []
+        self.sse_read: list[float] = []
+        self.rest: list[float] = []
+        self.rest_read: list[float] = []
+        self.rest_polls = 0
+        self.done = threading.Event()
 
-    async def connect(self, device: Device, key: str, secret: str) -> None:
-        device.reader, device.writer = await asyncio.open_connection(
-            "127.0.0.1", self.args.mqtt_port)
-        device.writer.write(connect_packet(device.id, key, secret))
-        connack = await device.reader.readexactly(4)
-        if connack[3] != 0:
-            raise SystemExit(f"CONNACK {connack[3]} for {device.id}")
+    def open_streams(self, device_ids: list[str]) -> list[StampedConnection]:
+        streams = []
+        for device_id in device_ids:
+            conn = StampedConnection(self.port, {**self.headers, "Accept": "text/event-stream"})
+            conn.get(f"/applications/{self.app_id}/devices/{device_id}/stateStream")
+            conn.start_stream()  # headers sent: the subscription is taken
+            streams.append(conn)
+        return streams
 
-    async def read_acks(self, device: Device) -> None:
-        assert device.reader is not None
-        try:
-            while True:
-                await device.reader.readexactly(4)  # PUBACK
-                self.acks += 1
-                self.last_ack = time.perf_counter()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            return
+    def read_streams(self, streams: list[StampedConnection]) -> None:
+        selector = selectors.DefaultSelector()
+        for conn in streams:
+            selector.register(conn, selectors.EVENT_READ)
+        while not self.done.is_set():
+            for key, _mask in selector.select(0.1):
+                conn = key.fileobj
+                assert isinstance(conn, StampedConnection)
+                if not conn.receive():
+                    selector.unregister(conn)
+                    continue
+                read_at = time.time()
+                for event, stamp in conn.events():
+                    sent_at = event["data"].get("sentAt")
+                    if sent_at is not None:
+                        self.sse.append(stamp - sent_at)
+                        self.sse_read.append(read_at - sent_at)
+        for conn in streams:
+            conn.sock.close()
 
-    async def publish(self, devices: list[Device]) -> tuple[float, int]:
-        """Every device publishes at ``rate`` msg/s, phases spread evenly; returns (start, sent)."""
-        interval = 1.0 / self.args.rate
-        slots = sorted((i * interval / len(devices), d) for i, d in enumerate(devices))
-        start = time.perf_counter()
-        seq = 0
-        end = start + self.args.seconds
-        period = 0
-        while True:
-            base = start + period * interval
-            if base >= end:
-                break
-            for offset, device in slots:
-                due = base + offset
-                delay = due - time.perf_counter()
-                if delay > 0.002:
-                    await asyncio.sleep(delay)
-                elif seq % 50 == 0:
-                    await asyncio.sleep(0)  # behind schedule: still let acks and streams in
-                seq += 1
-                device.packet_id = device.packet_id % 65535 + 1
-                payload = json.dumps({"data": {"seq": seq}}).encode()
-                self.sent_at[seq] = time.perf_counter()
-                assert device.writer is not None
-                device.writer.write(
-                    publish_packet(device.topic, payload, device.packet_id, self.args.qos))
-                self.latest = (seq, device.id)
-            period += 1
-        return start, seq
-
-    async def stream(self, client: httpx.AsyncClient, app_id: str, device_id: str) -> None:
-        url = f"/applications/{app_id}/devices/{device_id}/stateStream"
-        async with client.stream("GET", url, timeout=None) as response:
-            async for line in response.aiter_lines():
-                if line.startswith("data:"):
-                    seq = json.loads(line[5:])["data"].get("seq")
-                    sent = self.sent_at.get(seq)
-                    if sent is not None:
-                        self.sse_latencies.append(time.perf_counter() - sent)
-
-    async def probe_rest(self, client: httpx.AsyncClient, app_id: str) -> None:
-        while not self.done:
-            if self.latest is None:
-                await asyncio.sleep(0.01)
-                continue
-            seq, device_id = self.latest
-            sent = self.sent_at[seq]
-            while not self.done:
-                response = await client.get(f"/applications/{app_id}/devices/{device_id}/state")
-                states = response.json()
-                if states and states[0]["data"].get("seq", 0) >= seq:
-                    self.rest_latencies.append(time.perf_counter() - sent)
+    def probe_rest(self, schedule: list[tuple[float, str]], t0: float, interval: float,
+                   end: float, per_second: float) -> None:
+        """From the moment a device is due to publish, poll its state until that message shows."""
+        conn = StampedConnection(self.port, self.headers)
+        wall = time.time() - time.perf_counter()  # sentAt is time.time(); the schedule perf_counter
+        step = 1.0 / per_second
+        at = t0 + step / 2
+        while at < end - interval and not self.done.is_set():
+            # The device due next after ``at`` (the schedule repeats every interval).
+            phase = (at - t0) % interval
+            offset, device_id = next(((o, d) for o, d in schedule if o >= phase), schedule[0])
+            due = at - phase + offset + (interval if offset < phase else 0.0)
+            time.sleep(max(0.0, due - time.perf_counter()))
+            path = f"/applications/{self.app_id}/devices/{device_id}/state"
+            while not self.done.is_set():
+                conn.get(path)
+                _status, states, stamp = conn.response()
+                self.rest_polls += 1
+                sent_at = states[0]["data"].get("sentAt", 0) if states else 0
+                if sent_at >= due + wall - interval / 2:  # this period's message, not the last
+                    self.rest.append(stamp - sent_at)
+                    self.rest_read.append(time.time() - sent_at)
                     break
-                await asyncio.sleep(0.002)  # poll, without taking the server's whole CPU
-            await asyncio.sleep(0.1)  # about ten samples a second
+                time.sleep(0.002)  # poll without taking the server's whole CPU
+            at += step
+        conn.sock.close()
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
-
-
-def cpu_seconds(pid: int | None) -> float:
-    if pid is None:
-        return 0.0
-    times = psutil.Process(pid).cpu_times()
-    return times.user + times.system
-
-
-async def bench(args: argparse.Namespace, server_pid: int | None) -> dict:
+async def bench(args: argparse.Namespace, server_pid: int) -> dict:
     base = f"http://127.0.0.1:{args.http_port}"
     token = httpx.post(f"{base}/auth/user", json=LOGIN).json()["token"]
     world = httpx.get(f"{base}/_mock/world").json()
@@ -223,67 +212,90 @@ async def bench(args: argparse.Namespace, server_pid: int | None) -> dict:
     key = next(k for k in app["keys"] if k["filterType"] == "all")
     headers = {"Authorization": f"Bearer {token}"}
     limits = httpx.Limits(max_connections=args.streams + 8)
+    interval = 1.0 / args.rate
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60,
                                  limits=limits) as client:
         ids = await create_devices(client, app["id"], args.devices)
-        devices = [Device(i) for i in ids]
-        run = Run(args)
-        connect_started = time.perf_counter()
-        for chunk in range(0, len(devices), 50):
-            await asyncio.gather(*(run.connect(d, key["key"], key["secret"])
-                                   for d in devices[chunk:chunk + 50]))
-        connect_s = time.perf_counter() - connect_started
-        readers = [asyncio.create_task(run.read_acks(d)) for d in devices]
-        streams = [asyncio.create_task(run.stream(client, app["id"], d.id))
-                   for d in devices[:: max(1, len(devices) // args.streams)][: args.streams]]
-        await asyncio.sleep(1)  # let the streams subscribe before the first message
-        prober = asyncio.create_task(run.probe_rest(client, app["id"]))
-        cpu_before, me_before = cpu_seconds(server_pid), cpu_seconds(os.getpid())
-        start, sent = await run.publish(devices)
+        offsets = [i * interval / len(ids) for i in range(len(ids))]
+        schedule = list(zip(offsets, ids, strict=True))
+        context = multiprocessing.get_context("spawn")
+        publishers = []
+        for n in range(args.publishers):
+            mine = [(d, o) for o, d in schedule[n::args.publishers]]
+            ours, theirs = context.Pipe()
+            process = context.Process(target=mqtt_load.run, args=(
+                theirs, args.mqtt_port, mine, key["key"], key["secret"], args.qos), daemon=True)
+            process.start()
+            publishers.append((process, ours))
+        connect_s = max([(await asyncio.to_thread(p.recv))[1] for _proc, p in publishers])
+        observers = Observers(args.http_port, token, app["id"])
+        streamed = ids[:: max(1, len(ids) // args.streams)][: args.streams]
+        streams = await asyncio.to_thread(observers.open_streams, streamed)
+        reader = threading.Thread(target=observers.read_streams, args=(streams,))
+        reader.start()
+        t0 = time.perf_counter() + 1.0
+        end = t0 + args.seconds
+        server_cpu0, server_sched0 = cpu_seconds(server_pid), schedstat(server_pid)
+        me0 = schedstat(os.getpid(), threads=True)
+        for n, (_proc, pipe) in enumerate(publishers):
+            pipe.send(("start", t0, interval, args.seconds, n * 10**9))
+        prober = threading.Thread(target=observers.probe_rest,
+                                  args=(schedule, t0, interval, end, args.probes))
+        prober.start()
+        published = [(await asyncio.to_thread(p.recv))[1] for _proc, p in publishers]
+        sent = sum(p["sent"] for p in published)
         # Done when every message is stored (the mock's own count), or it stops growing.
         url = f"/applications/{app['id']}/payloadCounts"
         stored, changed_at = 0, time.perf_counter()
-        deadline = changed_at + 60
-        while stored < sent and time.perf_counter() < deadline:
+        while stored < sent:
             counts = (await client.get(url)).json()
             now_stored = counts.get("deviceState", {}).get("device.mqtt", 0)
             if now_stored != stored:
                 stored, changed_at = now_stored, time.perf_counter()
             elif time.perf_counter() - changed_at > 5:
                 break
-            await asyncio.sleep(0.1)
-        server_cpu = cpu_seconds(server_pid) - cpu_before
-        generator_cpu = cpu_seconds(os.getpid()) - me_before
-        run.done = True
-        await prober
-        for task in streams + readers:
-            task.cancel()
-        for device in devices:
-            assert device.writer is not None
-            device.writer.close()
-    elapsed = changed_at - start
+            await asyncio.sleep(0.05)
+        server_cpu = cpu_seconds(server_pid) - server_cpu0
+        server_sched, me = schedstat(server_pid), schedstat(os.getpid(), threads=True)
+        observers.done.set()
+        await asyncio.to_thread(prober.join)
+        await asyncio.to_thread(reader.join)
+        for process, pipe in publishers:
+            pipe.send(("close",))
+            process.join(30)
+    elapsed = changed_at - t0
     return {
+        "publishWindow": [t0, end],
         "devices": args.devices,
         "ratePerDevice": args.rate,
         "seconds": args.seconds,
+        "qos": args.qos,
+        "publishers": args.publishers,
         "connectSeconds": round(connect_s, 2),
         "sent": sent,
-        "acked": run.acks,
-        "qos": args.qos,
         "storedOverMqtt": stored,
         "sustainedMsgPerS": round(stored / elapsed, 1),
-        "serverCpuSeconds": round(server_cpu, 1),
-        "serverCpuUsPerMsg": round(server_cpu / max(1, stored) * 1e6),
-        "generatorCpuSeconds": round(generator_cpu, 1),
         "targetMsgPerS": args.devices * args.rate,
-        "restSamples": len(run.rest_latencies),
-        "restP50Ms": round(percentile(run.rest_latencies, 0.5), 1),
-        "restP99Ms": round(percentile(run.rest_latencies, 0.99), 1),
-        "sseSamples": len(run.sse_latencies),
-        "sseP50Ms": round(percentile(run.sse_latencies, 0.5), 1),
-        "sseP99Ms": round(percentile(run.sse_latencies, 0.99), 1),
-        "sseMeanMs": round(statistics.fmean(run.sse_latencies) * 1000, 1),
-        "loadAverage": os.getloadavg(),
+        "rest": {**summary(observers.rest), "polls": observers.rest_polls},
+        "sse": summary(observers.sse),
+        # The same samples timed when this process read them (its own delays added):
+        "restRead": summary(observers.rest_read),
+        "sseRead": summary(observers.sse_read),
+        "server": {
+            "cpuSeconds": round(server_cpu, 1),
+            "cpuUsPerMsg": round(server_cpu / max(1, stored) * 1e6),
+            # The event loop's thread alone (the broker, the HTTP handlers, GC):
+            "mainThreadCpuUsPerMsg": round((server_sched[0] - server_sched0[0])
+                                           / max(1, stored) * 1e6),
+            "mainThreadRunQueueWaitSeconds": round(server_sched[1] - server_sched0[1], 2),
+        },
+        "publisherProcesses": [{k: v for k, v in p.items() if k != "lastSeq"}
+                               for p in published],
+        "observerProcess": {
+            "cpuSeconds": round(me[0] - me0[0], 2),
+            "runQueueWaitSeconds": round(me[1] - me0[1], 2),
+        },
+        "loadAverageAfter": [round(x, 2) for x in os.getloadavg()],
     }
 
 
@@ -293,23 +305,42 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=2.0, help="messages/s per device")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--streams", type=int, default=50, help="stateStream connections")
+    parser.add_argument("--probes", type=float, default=20.0, help="REST samples per second")
+    parser.add_argument("--publishers", type=int, default=1, help="load generator processes")
     parser.add_argument("--qos", type=int, choices=(0, 1), default=0,
                         help="publish QoS (default 0, as both official clients publish state)")
-    parser.add_argument("--http-port", type=int, default=48100)
-    parser.add_argument("--mqtt-port", type=int, default=48101)
+    parser.add_argument("--http-port", type=int, default=18200)
+    parser.add_argument("--mqtt-port", type=int, default=18201)
+    parser.add_argument("--server-python", default=sys.executable,
+                        help="the Python (venv) whose losant_kit serves: compare checkouts")
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--profile", help="run the server under cProfile, stats to this file")
-    parser.add_argument("--attach", action="store_true",
-                        help="use a mock already serving on --http-port/--mqtt-port")
+    parser.add_argument("--probe",
+                        help="run the server under mqtt_probe.py, its report to this file")
     args = parser.parse_args()
-    server = None if args.attach else start_server(args.http_port, args.mqtt_port, args.profile)
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    server = start_server(args)
     try:
-        print(f"load before: {os.getloadavg()}", flush=True)
-        result = asyncio.run(bench(args, server.pid if server else None))
+        result = asyncio.run(bench(args, server.pid))
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(30)
+        # SIGINT: uvicorn shuts down, then raises it again as KeyboardInterrupt,
+        # so cProfile and the probe still write their files (SIGTERM would kill).
+        server.send_signal(signal.SIGINT)
+        server.wait(30)
+    result = {"loadAverageBefore": load_before, **result}
+    if args.probe and os.path.exists(args.probe):
+        with open(args.probe) as handle:
+            probe = json.load(handle)
+        start, end = (t - probe["monotonicStart"] for t in result.pop("publishWindow"))
+        within = [s for s in probe["worstStalls"] if start <= s["at"] <= end]
+        result["serverProbe"] = {
+            "publishingFromS": round(start, 2),
+            "gcDuringPublishing": [e for e in probe["gcEvents"] if start <= e["at"] <= end],
+            "worstStallsDuringPublishing": within[:5],
+            **probe,
+        }
+    else:
+        result.pop("publishWindow")
     print(json.dumps(result, indent=2))
     if args.json:
         with open(args.json, "w") as handle:

@@ -54,9 +54,13 @@ def keep_alive_seconds(value: Any, name: str = "keepAliveInterval") -> float:
     return seconds
 
 
+# Built once: json.dumps with options would build an encoder for every event.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def encode_event(event: str, payload: Any) -> bytes:
     """One SSE event. Compact JSON has no newline, so one ``data:`` line suffices."""
-    data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    data = _COMPACT.encode(payload)
     return f"event: {event}\ndata: {data}\n\n".encode()
 
 
