@@ -16,7 +16,6 @@ losant-mock clone --base-url URL (--token T | --email E --password P) --applicat
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
 import time
 from pathlib import Path
@@ -284,11 +283,6 @@ def serve(args: argparse.Namespace) -> int:
         state = "new world stored" if app.data.is_new else "resumed"
         text += f"\nData file: {app.data.path} ({state})"
     print(text, flush=True)
-    # The spec, the handlers and the world live as long as the process: frozen out
-    # of the collector, a full collection walks only what was made since, not
-    # every object start-up built (a gen-2 pass stalled the loop ~120 ms).
-    gc.collect()
-    gc.freeze()
     # uvicorn handles Ctrl-C (SIGINT) and SIGTERM with a graceful shutdown; open
     # SSE streams never end by themselves, so the grace period is short.
     # lifespan "on": the MQTT broker starts in it, and a failure there must stop the server.
