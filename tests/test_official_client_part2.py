@@ -21,14 +21,24 @@ import httpx
 import pytest
 from losant_rest import Client, LosantError
 
-from losant_kit.mockserver.app import MockApp
-from tests.conftest import LiveServer, official_client
+from losant_kit.mockserver.app import MockApp, create_app
+from tests.conftest import LiveServer, official_client, with_settings
 
 pytestmark = pytest.mark.official_client
 
 DAY_MS = 86_400_000
 S3_ARCHIVE = {"mode": "all", "s3": {"bucket": "archive-bucket", "region": "us-east-1",
                                     "accessKeyId": "AKIAEXAMPLE", "secretAccessKey": "s3cr3t-key"}}
+
+
+# Jobs take five minutes of the mock's clock, so one cannot finish by itself
+# while a test under load still expects it running; tests move the clock.
+JOB_DURATION = 300.0
+
+
+@pytest.fixture(scope="module")
+def module_mock() -> MockApp:
+    return create_app(with_settings(job_duration_s=JOB_DURATION))
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +118,7 @@ def states(api: Client, ids: dict[str, str], start: int, end: int) -> list[dict[
     return api.device.get_state(**ids, start=start, end=end, limit=100, sortDirection="asc")
 
 
-def advance(server: LiveServer, seconds: float = 5) -> None:
+def advance(server: LiveServer, seconds: float = JOB_DURATION) -> None:
     assert httpx.post(f"{server.url}/_mock/clock", json={"advance": seconds}).status_code == 200
 
 
