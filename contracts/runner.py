@@ -75,10 +75,11 @@ class RunResult:
         if self.coverage is not None and self.coverage.suites:
             lines += [self.coverage.table(), ""]
         lines += ["losant-contracts summary", "-" * 60]
+        width = max([12, *(len(suite.name) for suite in self.suites.values())])
         for suite in self.suites.values():
             state = "PASS" if suite.ok and suite.passed else ("FAIL" if not suite.ok else "SKIP")
-            lines.append(f"{state:5} {suite.name:12} {suite.passed:4} passed  {suite.failed:3} "
-                         f"failed  {suite.skipped:3} skipped")
+            lines.append(f"{state:5} {suite.name:{width}} {suite.passed:4} passed  "
+                         f"{suite.failed:3} failed  {suite.skipped:3} skipped")
             for reason, count in sorted(suite.skip_reasons.items()):
                 lines.append(f"        skipped {count}: {reason}")
         rate = f", {self.cases} conformance cases ({self.cases / self.seconds:.1f}/s)" \
