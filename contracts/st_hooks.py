@@ -109,6 +109,18 @@ def _import_source(case: Any) -> None:
     body["options"] = options
 
 
+def _import_conflicts(case: Any) -> None:
+    # The import-source repair imports the application into itself, where every
+    # resource conflicts: "error" would refuse it, "retain" keeps what is there.
+    body = _body(case)
+    if body is None:
+        return
+    options = _options(body)
+    if options.get("conflictBehavior") == "error":
+        options["conflictBehavior"] = "retain"
+        body["options"] = options
+
+
 def _export_repository(case: Any) -> None:
     body = _body(case)
     if body is not None and body.get("exportType") == "repo":
@@ -392,6 +404,7 @@ REPAIRS: dict[str, Callable[[Any], None]] = {
     "expiration-in-future": _expiration_in_future,
     "organization-membership": _organization_membership,
     "import-source": _import_source,
+    "import-conflicts": _import_conflicts,
     "export-repository": _export_repository,
     "new-global-needs-json": _new_global_needs_json,
     "password-change-needs-current": _password_change_needs_current,

@@ -76,6 +76,13 @@ RULES: tuple[Rule, ...] = (
         ("applications.import", "application.import"),
     ),
     Rule(
+        "import-conflicts",
+        "With `options.conflictBehavior: error`, an import into an application is refused "
+        "when a resource it brings has the name (a global: the key) of one the application "
+        "already has; an import from the application itself always does.",
+        ("application.import",),
+    ),
+    Rule(
         "export-repository",
         "`exportType: repo` needs a repository credential configured on the application.",
         ("application.export",),
