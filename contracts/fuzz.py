@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import pytest
 import schemathesis
 
 from losant_kit.contracts.spec_view import CONTRACT_MARK, contract_document, operations
@@ -145,6 +147,28 @@ def failure_text(found: BaseException) -> str:
     if isinstance(found, BaseExceptionGroup) and not str(found).startswith("Schemathesis"):
         return "\n\n".join(failure_text(e) for e in found.exceptions)
     return str(found)
+
+
+def run_property(check: Callable[[], None], request: Any, count: list[int],
+                 headline: str) -> None:
+    """Run a Hypothesis-driven Schemathesis check; what it finds fails the test.
+
+    ``count`` is the check's case counter, recorded on the test for the CLI's
+    cases/second figure (it travels with xdist reports); ``headline`` opens
+    the failure message (which operation, which data, which contract).
+    """
+    from schemathesis.core.failures import FailureGroup
+
+    found_text = None
+    try:
+        check()
+    except (FailureGroup, BaseExceptionGroup, AssertionError) as found:
+        found_text = failure_text(found)
+    finally:
+        request.node.user_properties.append(("cases", count[0]))
+    if found_text is not None:
+        # Outside the except block, so pytest shows the message, not a chained traceback.
+        pytest.fail(f"{headline}:\n{found_text}", pytrace=False)
 
 
 def before_case(target: Target, case: Any) -> None:

@@ -22,16 +22,15 @@ def _run(mode: str, operation_id: str, target: Any, schema: Any,
          request: pytest.FixtureRequest) -> None:
     from hypothesis import HealthCheck, Phase, given, seed, settings
     from schemathesis import GenerationMode
-    from schemathesis.core.failures import FailureGroup
     from schemathesis.generation.feedback import NO_FEEDBACK
 
     from losant_kit.contracts.experience.fuzzing import (
         KEEP,
         excluded_checks,
-        failure_text,
         known_ids,
         send_case,
     )
+    from losant_kit.contracts.fuzz import run_property
 
     operation = target.api.operations[operation_id]
     if not target.may_call(operation):
@@ -54,16 +53,8 @@ def _run(mode: str, operation_id: str, target: Any, schema: Any,
         response = send_case(target, case, KEEP)
         case.validate_response(response, excluded_checks=excluded)
 
-    found_text = None
-    try:
-        check()
-    except (FailureGroup, BaseExceptionGroup, AssertionError) as found:
-        found_text = failure_text(found)
-    finally:
-        request.node.user_properties.append(("cases", count[0]))
-    if found_text is not None:
-        pytest.fail(f"{operation.method.upper()} {operation.route} ({operation_id}, {mode} "
-                    f"data) breaks {target.api.source}:\n{found_text}", pytrace=False)
+    run_property(check, request, count, f"{operation.method.upper()} {operation.route} "
+                 f"({operation_id}, {mode} data) breaks {target.api.source}")
 
 
 @pytest.mark.exp_over("operations")

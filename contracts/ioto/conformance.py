@@ -118,10 +118,9 @@ def _run(operation_id: str, mode: str, schema: Any, target: Any, known: dict[str
          request: pytest.FixtureRequest) -> None:
     from hypothesis import HealthCheck, Phase, given, settings
     from schemathesis import GenerationMode
-    from schemathesis.core.failures import FailureGroup
     from schemathesis.generation.feedback import NO_FEEDBACK
 
-    from losant_kit.contracts.fuzz import failure_text
+    from losant_kit.contracts.fuzz import run_property
 
     operation = schema.find_operation_by_id(operation_id)
     count = [0]
@@ -137,17 +136,9 @@ def _run(operation_id: str, mode: str, schema: Any, target: Any, known: dict[str
             _known_ids(case, known)
         case.call_and_validate()
 
-    found_text = None
     target.reset()
-    try:
-        check()
-    except (FailureGroup, BaseExceptionGroup, AssertionError) as found:
-        found_text = failure_text(found)
-    finally:
-        request.node.user_properties.append(("cases", count[0]))
-    if found_text is not None:
-        pytest.fail(f"POST {operation.path} ({operation_id}, {mode} data) breaks the "
-                    f"contract:\n{found_text}", pytrace=False)
+    run_property(check, request, count,
+                 f"POST {operation.path} ({operation_id}, {mode} data) breaks the contract")
 
 
 def _skip_destructive(operation_id: str, target: Any) -> None:

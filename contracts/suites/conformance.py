@@ -101,10 +101,9 @@ def _run(operation_id: str, mode: str, schema: Any, known: Any, target: Any,
          request: pytest.FixtureRequest, coverage: Any) -> None:
     from hypothesis import HealthCheck, Phase, given, seed, settings
     from schemathesis import GenerationMode
-    from schemathesis.core.failures import FailureGroup
     from schemathesis.generation.feedback import NO_FEEDBACK
 
-    from losant_kit.contracts.fuzz import OBJECT_ID, before_case, failure_text
+    from losant_kit.contracts.fuzz import OBJECT_ID, before_case, run_property
 
     config = request.config
     operation = schema.find_operation_by_id(operation_id)
@@ -130,19 +129,11 @@ def _run(operation_id: str, mode: str, schema: Any, known: Any, target: Any,
         before_case(target, case)
         case.call_and_validate()
 
-    found_text = None
     try:
-        check()
-    except (FailureGroup, BaseExceptionGroup, AssertionError) as found:
-        found_text = failure_text(found)
+        run_property(check, request, count, f"{operation.method.upper()} {operation.path} "
+                     f"({operation_id}, {mode} data) breaks the contract")
     finally:
-        # Read by the CLI for its cases/second figure (travels with xdist reports).
-        request.node.user_properties.append(("cases", count[0]))
         coverage.hit(f"operation ({mode})", operation_id, count[0])
-    if found_text is not None:
-        # Outside the except block, so pytest shows the message, not a chained traceback.
-        pytest.fail(f"{operation.method.upper()} {operation.path} ({operation_id}, {mode} data) "
-                    f"breaks the contract:\n{found_text}", pytrace=False)
 
 
 @pytest.mark.parametrize("operation_id", _ordered())
