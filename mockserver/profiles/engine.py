@@ -40,7 +40,7 @@ from losant_kit.mockserver.spec import copy_tree
 CALLER_KEY = "profile.caller"
 
 if TYPE_CHECKING:
-    from losant_kit.mockserver.profiles.base import Profile
+    from losant_kit.mockserver.profiles.base import EngineProfile
     from losant_kit.mockserver.settings import Settings
 
 
@@ -71,7 +71,7 @@ class Call:
     headers: Headers
 
 
-def operations_of(document: dict[str, Any], profile: Profile) -> dict[str, SpecOperation]:
+def operations_of(document: dict[str, Any], profile: EngineProfile) -> dict[str, SpecOperation]:
     found = {}
     for path, item in document["paths"].items():
         for method, op in item.items():
@@ -89,7 +89,7 @@ def operations_of(document: dict[str, Any], profile: Profile) -> dict[str, SpecO
 class SpecApp:
     """A profile's mock: its state, its spec-routed API and its control routes."""
 
-    def __init__(self, settings: Settings, profile: Profile) -> None:
+    def __init__(self, settings: Settings, profile: EngineProfile) -> None:
         if settings.data is not None:
             from losant_kit.mockserver.persistence import DataFileError
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response
 
-from losant_kit.mockserver.profiles.base import Profile
+from losant_kit.mockserver.profiles.base import EngineProfile
 
 if TYPE_CHECKING:
     from losant_kit.mockserver.clock import Clock
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 STATUS = {401: 403, 403: 403}
 
 
-class IotoProfile(Profile):
+class IotoProfile(EngineProfile):
     name = "ioto"
     title = "EmbedThis Ioto"
     route_prefix = "/tok"
